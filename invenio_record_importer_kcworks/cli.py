@@ -1,0 +1,8 @@
+"""``invenio importer`` command group."""
+
+import click
+
+
+@click.group(name="importer")
+def cli():
+    """Knowledge Commons Works importer tools (created-date repair)."""

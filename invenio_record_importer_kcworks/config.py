@@ -1,0 +1,14 @@
+"""Configuration of the record importer's created-date repair.
+
+Every setting lives here, with its default; the extension copies them into
+``app.config`` with ``setdefault`` so an instance's ``invenio.cfg`` wins.
+"""
+
+RECORD_IMPORTER_HEALTH_CHECK_TIMEOUT = "5s"
+"""Timeout passed to the cluster health request between batches (a valid time value)."""
+
+RECORD_IMPORTER_HEALTH_CHECK_PAUSE = 30
+"""Seconds to wait before checking again when the search cluster is red or unreachable."""
+
+RECORD_IMPORTER_BATCH_DELAY = 1.0
+"""Seconds to sleep between two batches, so a busy cluster is not overwhelmed."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the record importer (thin wrappers over the helpers)."""

@@ -1,0 +1,1 @@
+"""Search index templates and index setup of invenio-stats-dashboard."""

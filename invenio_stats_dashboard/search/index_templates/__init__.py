@@ -1,0 +1,1 @@
+"""Composable index templates (registered under ``invenio_search.index_templates``)."""

@@ -1,0 +1,1 @@
+"""OpenSearch 2.x index templates."""

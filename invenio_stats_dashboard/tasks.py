@@ -1,0 +1,1 @@
+"""Celery tasks of invenio-stats-dashboard (thin wrappers over the services)."""

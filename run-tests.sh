@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's one test command: virtualenv + install, PostgreSQL and Redis (started
+# if missing), ruff, the docs build, then pytest. Extra arguments go to pytest.
+# Search: an embedded osmem-server is started by the test session; set
+# INVENIO_SEARCH_HOSTS (e.g. "[{'host': 'localhost', 'port': 9200}]") to use a real OpenSearch.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")" && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/stack.sh
+source "$ROOT/scripts/stack.sh"
+
+ensure_venv
+ensure_services
+export SQLALCHEMY_DATABASE_URI=${SQLALCHEMY_DATABASE_URI:-$SQLALCHEMY_DATABASE_URI_BASE/invenio_stats_test}
+export CACHE_REDIS_URL=${CACHE_REDIS_URL:-$REDIS_URL_BASE/2}
+
+log "ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check . >/dev/null || { "$VENV/bin/ruff" format --diff . | head -50; exit 1; }
+log "docs (mkdocs build --strict)"
+"$VENV/bin/mkdocs" build --strict --quiet -d "$STACK/site"
+log "pytest"
+exec "$VENV/bin/pytest" "$@"

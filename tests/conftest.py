@@ -1,0 +1,261 @@
+"""Shared fixtures: a real InvenioRDM 14 on PostgreSQL, Redis and a search engine.
+
+Search: an osmem-server (embedded OpenSearch-compatible engine) is started once per
+session on a free port, unless ``INVENIO_SEARCH_HOSTS`` or ``SEARCH_HOSTS`` names an
+engine to use instead (e.g. a real OpenSearch). PostgreSQL and Redis come from
+``SQLALCHEMY_DATABASE_URI`` and ``CACHE_REDIS_URL`` (``run-tests.sh`` sets both).
+
+Scopes: app, database, search and vocabularies are module scoped (each test module gets
+fresh tables and indices); users and data are function scoped unless a module builds a
+site once for all its tests.
+"""
+
+import ast
+import os
+import socket
+from collections import namedtuple
+
+import pytest
+
+os.environ.setdefault(
+    "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_stats_test"
+)
+os.environ.setdefault("CACHE_REDIS_URL", "redis://127.0.0.1:6379/2")
+
+from invenio_access.permissions import system_identity  # noqa: E402
+from invenio_app.factory import create_api as _create_api  # noqa: E402
+
+from invenio_record_importer_kcworks.custom_fields import (  # noqa: E402
+    KC_COMMUNITY_CUSTOM_FIELDS,
+    KC_COMMUNITY_NAMESPACES,
+    KC_RECORD_CUSTOM_FIELDS,
+    KC_RECORD_NAMESPACES,
+    put_custom_field_mappings,
+)
+from invenio_stats_dashboard.demo import factories  # noqa: E402
+from invenio_stats_dashboard.demo.vocabularies import load_minimal_vocabularies  # noqa: E402
+
+
+def _hosts_from_env() -> list | None:
+    """Search hosts from the environment, as Invenio's config loader reads them."""
+    raw = os.environ.get("INVENIO_SEARCH_HOSTS") or os.environ.get("SEARCH_HOSTS")
+    if not raw:
+        return None
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = [h.strip() for h in raw.split(",") if h.strip()]
+    return value if isinstance(value, list) else [value]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def search_engine():
+    """Search hosts for the whole session: from the environment, or a fresh osmem-server."""
+    hosts = _hosts_from_env()
+    if hosts is not None:
+        yield hosts
+        return
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(freeze=False, japanese=False)
+    host, port = server.url.rsplit("//", 1)[1].split(":")
+    yield [{"host": host, "port": int(port)}]
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def search_hosts(search_engine):
+    """Override pytest-invenio: point Invenio at the session's engine."""
+    return search_engine
+
+
+@pytest.fixture(scope="module")
+def celery_config():
+    """Override pytest-invenio's (empty) Celery config fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def app_config(app_config, cache_uri):
+    """Test configuration: real services, eager Celery, KC custom fields, osmem workarounds."""
+    from invenio_communities.config import COMMUNITIES_NAMESPACES
+    from invenio_rdm_records import config as rdm_config
+
+    app_config.update(
+        JSONSCHEMAS_HOST="not-used",
+        RECORDS_REFRESOLVER_CLS="invenio_records.resolver.InvenioRefResolver",
+        RECORDS_REFRESOLVER_STORE="invenio_jsonschemas.proxies.current_refresolver_store",
+        DATACITE_ENABLED=False,
+        RATELIMIT_ENABLED=False,
+        MAIL_DEFAULT_SENDER="test@example.org",
+        ACCOUNTS_DEFAULT_USERS_VERIFIED=True,
+        RDM_USER_MODERATION_ENABLED=False,
+        THEME_FRONTPAGE=False,
+        # osmem has no data streams
+        AUDIT_LOGS_ENABLED=False,
+        JOBS_LOGGING=False,
+        # Redis for cache, sessions, locks, Celery results and the stats event queues
+        BROKER_URL=cache_uri,
+        CELERY_BROKER_URL=cache_uri,
+        QUEUES_BROKER_URL=cache_uri,
+        CACHE_REDIS_URL=cache_uri,
+        ACCOUNTS_SESSION_REDIS_URL=cache_uri,
+        COMMUNITIES_IDENTITIES_CACHE_REDIS_URL=cache_uri,
+        IIIF_CACHE_REDIS_URL=cache_uri,
+        RATELIMIT_STORAGE_URI=cache_uri,
+        CELERY_RESULT_BACKEND=cache_uri,
+        CELERY_TASK_ALWAYS_EAGER=True,
+        CELERY_TASK_EAGER_PROPAGATES=True,
+        SITE_UI_URL="https://127.0.0.1:5000",
+        SITE_API_URL="https://127.0.0.1:5000/api",
+        # Knowledge Commons custom fields, as the real site registers them
+        RDM_NAMESPACES={**rdm_config.RDM_NAMESPACES, **KC_RECORD_NAMESPACES},
+        RDM_CUSTOM_FIELDS=[*rdm_config.RDM_CUSTOM_FIELDS, *KC_RECORD_CUSTOM_FIELDS],
+        COMMUNITIES_NAMESPACES={**COMMUNITIES_NAMESPACES, **KC_COMMUNITY_NAMESPACES},
+        COMMUNITIES_CUSTOM_FIELDS=[*KC_COMMUNITY_CUSTOM_FIELDS],
+        # the importer's pauses would only slow the tests down
+        RECORD_IMPORTER_HEALTH_CHECK_PAUSE=0,
+        RECORD_IMPORTER_BATCH_DELAY=0,
+    )
+    # osmem rejects the "publication_date" facet (date_histogram + format on a date_range)
+    for key in ("RDM_SEARCH", "RDM_SEARCH_DRAFTS"):
+        cfg = dict(getattr(rdm_config, key))
+        cfg["facets"] = [f for f in cfg["facets"] if f != "publication_date"]
+        app_config[key] = cfg
+    return app_config
+
+
+@pytest.fixture(scope="module")
+def create_app(instance_path):
+    """The REST API application (services, CLI, Celery tasks)."""
+    return _create_api
+
+
+@pytest.fixture(scope="module")
+def search(search):
+    """Indices plus every template (as ``invenio index init``) and KC custom field mappings."""
+    from invenio_search import current_search
+
+    for put in (
+        current_search.put_templates,
+        current_search.put_component_templates,
+        current_search.put_index_templates,
+    ):
+        list(put())
+    put_custom_field_mappings()
+    yield search
+
+
+def _record_indices() -> list[str]:
+    from invenio_communities.communities.records.api import Community
+    from invenio_rdm_records.records.api import RDMDraft, RDMRecord
+
+    return [RDMRecord.index._name, RDMDraft.index._name, Community.index._name]
+
+
+@pytest.fixture()
+def search_clear(search):
+    """Reset records, drafts, communities and all stats indices after a test.
+
+    pytest-invenio's version drops every index, which would wipe the module-scoped
+    vocabularies; this one keeps them (as invenio-rdm-records' tests do).
+    """
+    yield search
+    reset_search_data()
+
+
+def reset_search_data() -> None:
+    """Drop record/community documents and every stats index; keep vocabularies."""
+    from flask import current_app
+    from invenio_search import current_search, current_search_client
+
+    prefix = current_app.config.get("SEARCH_INDEX_PREFIX", "")
+    list(current_search.delete(index_list=_record_indices(), ignore=[404]))
+    current_search_client.indices.delete(
+        index=f"{prefix}events-stats-*,{prefix}stats-*", ignore=[404], expand_wildcards="all"
+    )
+    list(current_search.create(ignore_existing=True, index_list=_record_indices()))
+    put_custom_field_mappings()
+    current_search_client.indices.refresh()
+
+
+# --------------------------------------------------------------------------- vocabularies
+@pytest.fixture(scope="module")
+def vocabularies(app):
+    """Resource types, languages, licenses, subjects, funders, affiliations, community types."""
+    load_minimal_vocabularies()
+
+
+RunningApp = namedtuple("RunningApp", ["app", "location", "vocabularies"])
+
+
+@pytest.fixture(scope="module")
+def running_app(app, location, vocabularies):
+    """An app with a files location and the vocabularies records need."""
+    return RunningApp(app, location, vocabularies)
+
+
+# --------------------------------------------------------------------------- users
+@pytest.fixture()
+def make_user(UserFixture, app, db):
+    """Factory: create (and index) a user; returns pytest-invenio's UserFixture."""
+    from invenio_users_resources.proxies import current_users_service
+
+    def _make(email: str = "owner@example.org"):
+        user = UserFixture(email=email, password="password", active=True, confirmed=True)
+        user.create(app, db)
+        current_users_service.indexer.process_bulk_queue()
+        current_users_service.record_cls.index.refresh()
+        return user
+
+    return _make
+
+
+@pytest.fixture()
+def owner(make_user):
+    return make_user("owner@example.org")
+
+
+@pytest.fixture()
+def system():
+    return system_identity
+
+
+# --------------------------------------------------------------------------- data factories
+@pytest.fixture()
+def community_factory(running_app, owner, db):
+    """``community_factory(slug, title=None, custom_fields=None, created=None)``."""
+
+    def _create(slug: str, **kwargs):
+        return factories.create_community(owner.identity, slug, **kwargs)
+
+    return _create
+
+
+@pytest.fixture()
+def record_factory(running_app, owner, db):
+    """``record_factory(communities=[...], files={key: size}, created=..., custom_fields=...,
+    metadata=..., identity=...)`` publishes a record and returns the ``RDMRecord``.
+    """
+
+    def _publish(identity=None, **kwargs):
+        return factories.publish_record(identity or owner.identity, **kwargs)
+
+    return _publish
+
+
+@pytest.fixture()
+def usage_events(running_app):
+    """``usage_events([UsageEvent(...)])`` emits and indexes invenio-stats events."""
+
+    def _emit(events):
+        factories.emit_usage_events(events)
+        return factories.process_usage_events()
+
+    return _emit

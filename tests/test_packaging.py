@@ -1,0 +1,33 @@
+"""The extensions load through their entry points, in the app and in the ``invenio`` CLI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def test_extensions_registered(app):
+    assert "invenio-stats-dashboard" in app.extensions
+    assert "invenio-record-importer-kcworks" in app.extensions
+    assert app.config["COMMUNITY_STATS_ENABLED"] is True
+    assert app.config["RECORD_IMPORTER_HEALTH_CHECK_TIMEOUT"] == "5s"
+
+
+@pytest.mark.parametrize(
+    "group, text", [("community-stats", "Community statistics"), ("importer", "importer tools")]
+)
+def test_invenio_cli_groups(tmp_path: Path, group: str, text: str):
+    """``invenio <group> --help`` works inside an instance (entry point ``flask.commands``)."""
+    (tmp_path / "invenio.cfg").write_text(
+        f"SQLALCHEMY_DATABASE_URI = {os.environ['SQLALCHEMY_DATABASE_URI']!r}\n"
+        "SEARCH_HOSTS = ['127.0.0.1:9']\n"
+    )
+    env = {**os.environ, "INVENIO_INSTANCE_PATH": str(tmp_path)}
+    invenio = Path(sys.executable).with_name("invenio")
+    result = subprocess.run(
+        [str(invenio), group, "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert text in result.stdout
