@@ -2,7 +2,16 @@
 
 import click
 
+from .aggregation import CORE_COMMANDS
+from .community_events import community_events
+from .processes import processes
+from .usage_events import usage_events
+
 
 @click.group(name="community-stats")
 def cli():
     """Community statistics: membership history, usage events, aggregations."""
+
+
+for _command in (*CORE_COMMANDS, community_events, usage_events, processes):
+    cli.add_command(_command)

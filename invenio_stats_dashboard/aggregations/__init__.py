@@ -1,0 +1,1 @@
+"""Record and usage aggregations into daily per-community documents."""

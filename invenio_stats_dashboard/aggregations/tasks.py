@@ -1,0 +1,1 @@
+"""Celery tasks for aggregations (thin wrappers over the services)."""

@@ -1,0 +1,1 @@
+"""Community membership history: live tracking, backfill, status."""

@@ -1,0 +1,1 @@
+"""Celery tasks for events (thin wrappers over the services)."""

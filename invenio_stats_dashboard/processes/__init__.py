@@ -1,0 +1,1 @@
+"""Background processes: start detached workers, track PID/status/log files, cancel."""

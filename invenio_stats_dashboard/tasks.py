@@ -1,1 +1,0 @@
-"""Celery tasks of invenio-stats-dashboard (thin wrappers over the services)."""

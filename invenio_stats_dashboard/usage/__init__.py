@@ -1,0 +1,1 @@
+"""Enriched usage events: event builders, migration of raw indices, synthetic events."""

@@ -1,0 +1,1 @@
+"""Celery tasks for usage (thin wrappers over the services)."""
