@@ -1,0 +1,1 @@
+"""Build small InvenioRDM sites through the real services (tests, demo, benchmarks)."""
