@@ -39,6 +39,33 @@ def _as_datetime(value: str | datetime) -> datetime:
     return value
 
 
+def create_user(email: str, password: str = "demo-password"):
+    """Create an active, confirmed user (or reuse it) and return an identity for it."""
+    from flask_principal import UserNeed
+    from flask_security.utils import hash_password
+    from invenio_access.permissions import any_user, authenticated_user
+    from invenio_access.utils import get_identity
+    from invenio_accounts.models import User
+
+    user = User.query.filter_by(email=email).one_or_none()
+    if user is None:
+        datastore = current_app.extensions["security"].datastore
+        user = datastore.create_user(
+            email=email,
+            password=hash_password(password),
+            active=True,
+            confirmed_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+        db.session.commit()
+        from invenio_users_resources.proxies import current_users_service
+
+        current_users_service.indexer.index_by_id(user.id)
+        current_users_service.record_cls.index.refresh()
+    identity = get_identity(user)
+    identity.provides.update({UserNeed(user.id), authenticated_user, any_user})
+    return identity
+
+
 def create_community(
     identity,
     slug: str,

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Demo: builds a small InvenioRDM 14 site on real parts (PostgreSQL, Redis, an embedded
+# OpenSearch-compatible engine) and runs the product's whole job with its own commands.
+#
+#   ./run-demo.sh          build (or rebuild) the demo site and run the job
+#   ./run-demo.sh stop     stop the demo's search engine (the site lives in its memory)
+#   ./run-demo.sh clean    stop, drop the demo database and remove ./demo/
+#
+# Set INVENIO_SEARCH_HOSTS (e.g. "[{'host': 'localhost', 'port': 9200}]") to use a real
+# OpenSearch instead of the embedded engine. WARNING: the demo then destroys and recreates
+# the Invenio indices on that cluster.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")" && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/stack.sh
+source "$ROOT/scripts/stack.sh"
+DEMO=$ROOT/demo
+DEMO_DB=invenio_stats_demo
+OSMEM_PORT=${DEMO_SEARCH_PORT:-19211}
+RECORDS=${DEMO_RECORDS:-300}
+
+stop_engine() {
+  if [ -f "$DEMO/osmem.pid" ]; then
+    kill "$(cat "$DEMO/osmem.pid")" 2>/dev/null || true
+    rm -f "$DEMO/osmem.pid"
+  fi
+}
+
+drop_demo_db() {
+  "$VENV/bin/python" - "$SQLALCHEMY_DATABASE_URI_BASE/$DEMO_DB" <<'PY'
+import sys
+from sqlalchemy_utils import database_exists, drop_database
+if database_exists(sys.argv[1]):
+    drop_database(sys.argv[1])
+PY
+}
+
+case "${1:-run}" in
+  stop) stop_engine; echo "demo search engine stopped"; exit 0 ;;
+  clean)
+    stop_engine
+    ensure_venv >/dev/null; ensure_services
+    drop_demo_db
+    rm -rf "$DEMO"; echo "demo removed (database $DEMO_DB dropped, ./demo deleted)"; exit 0 ;;
+  run) ;;
+  *) echo "usage: $0 [run|stop|clean]" >&2; exit 2 ;;
+esac
+
+SECONDS=0
+ensure_venv
+ensure_services
+mkdir -p "$DEMO/files"
+INVENIO="$VENV/bin/invenio"
+export PATH="$VENV/bin:$PATH"
+
+# --- search engine --------------------------------------------------------------------
+stop_engine
+if [ -n "${INVENIO_SEARCH_HOSTS:-}" ]; then
+  SEARCH_HOSTS_PY=$INVENIO_SEARCH_HOSTS
+  log "using the search engine at $SEARCH_HOSTS_PY"
+else
+  OSMEM_BIN=$("$VENV/bin/python" -c 'import osmem_server, pathlib; print(pathlib.Path(osmem_server.__file__).parent / "bin" / "osmem-server")')
+  nohup "$OSMEM_BIN" --addr "127.0.0.1:$OSMEM_PORT" --no-stdin-watch --no-ja >"$DEMO/osmem.log" 2>&1 &
+  echo $! >"$DEMO/osmem.pid"
+  for _ in $(seq 100); do
+    "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$OSMEM_PORT/', timeout=1)" 2>/dev/null && break
+    sleep 0.1
+  done
+  SEARCH_HOSTS_PY="[{'host': '127.0.0.1', 'port': $OSMEM_PORT}]"
+  log "embedded search engine (osmem-server) running on 127.0.0.1:$OSMEM_PORT, pid $(cat "$DEMO/osmem.pid")"
+fi
+
+# --- instance configuration -------------------------------------------------------------
+cat >"$DEMO/invenio.cfg" <<CFG
+# Demo instance written by run-demo.sh (git-ignored). Real PostgreSQL, Redis, search engine.
+SQLALCHEMY_DATABASE_URI = "$SQLALCHEMY_DATABASE_URI_BASE/$DEMO_DB"
+SEARCH_HOSTS = $SEARCH_HOSTS_PY
+_REDIS = "$REDIS_URL_BASE"
+CACHE_REDIS_URL = _REDIS + "/8"
+ACCOUNTS_SESSION_REDIS_URL = _REDIS + "/8"
+COMMUNITIES_IDENTITIES_CACHE_REDIS_URL = _REDIS + "/8"
+IIIF_CACHE_REDIS_URL = _REDIS + "/8"
+RATELIMIT_STORAGE_URI = _REDIS + "/9"
+BROKER_URL = CELERY_BROKER_URL = QUEUES_BROKER_URL = _REDIS + "/10"
+CELERY_RESULT_BACKEND = _REDIS + "/11"
+# No Celery worker in the demo: queued tasks run inline.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+SECRET_KEY = "demo-not-secret"
+DATACITE_ENABLED = False
+APP_ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+SITE_UI_URL = "https://127.0.0.1:5000"
+SITE_API_URL = "https://127.0.0.1:5000/api"
+MAIL_SUPPRESS_SEND = True
+# The embedded engine has no data streams.
+AUDIT_LOGS_ENABLED = False
+JOBS_LOGGING = False
+# The importer's pauses are for busy production clusters.
+RECORD_IMPORTER_BATCH_DELAY = 0
+STATS_DASHBOARD_PID_DIR = "$DEMO"
+
+# Knowledge Commons custom fields, as the live site registers them.
+from invenio_communities.config import COMMUNITIES_NAMESPACES as _CN
+from invenio_rdm_records.config import RDM_CUSTOM_FIELDS as _RCF, RDM_NAMESPACES as _RN
+from invenio_record_importer_kcworks.custom_fields import (
+    KC_COMMUNITY_CUSTOM_FIELDS, KC_COMMUNITY_NAMESPACES, KC_RECORD_CUSTOM_FIELDS,
+    KC_RECORD_NAMESPACES,
+)
+RDM_NAMESPACES = {**_RN, **KC_RECORD_NAMESPACES}
+RDM_CUSTOM_FIELDS = [*_RCF, *KC_RECORD_CUSTOM_FIELDS]
+COMMUNITIES_NAMESPACES = {**_CN, **KC_COMMUNITY_NAMESPACES}
+COMMUNITIES_CUSTOM_FIELDS = [*KC_COMMUNITY_CUSTOM_FIELDS]
+
+# The embedded engine rejects the "publication_date" facet (date_histogram with a format
+# on a date_range field); drop it.
+from invenio_rdm_records.config import RDM_SEARCH as _S, RDM_SEARCH_DRAFTS as _SD
+RDM_SEARCH = {**_S, "facets": [f for f in _S["facets"] if f != "publication_date"]}
+RDM_SEARCH_DRAFTS = {**_SD, "facets": [f for f in _SD["facets"] if f != "publication_date"]}
+CFG
+export INVENIO_INSTANCE_PATH=$DEMO
+
+quiet() { "$@" >"$DEMO/setup.log" 2>&1 || { tail -30 "$DEMO/setup.log" >&2; echo "error: $* failed (log: $DEMO/setup.log)" >&2; exit 1; }; }
+log "database and indices (fresh)"
+drop_demo_db
+quiet "$INVENIO" db init create
+"$INVENIO" index destroy --force --yes-i-know >/dev/null 2>&1 || true
+quiet "$INVENIO" index init
+quiet "$INVENIO" files location create --default demo "file://$DEMO/files"
+
+log "building the demo site through the real services ($RECORDS records)"
+"$VENV/bin/python" -m invenio_stats_dashboard.demo --records "$RECORDS"
+
+TODAY=$(date -u +%F)
+EVENTS_FROM=$(date -u -d "-150 days" +%F)
+YESTERDAY=$(date -u -d "-1 day" +%F)
+MONTH_AGO=$(date -u -d "-30 days" +%F)
+
+run() {
+  printf '\n\033[1;36m$ %s\033[0m\n' "$*"
+  "$@"
+}
+log "synthetic traffic: several months of views and downloads (raw invenio-stats events)"
+run invenio community-stats usage-events generate --event-start-date "$EVENTS_FROM" \
+  --event-end-date "$YESTERDAY" --events-per-record 12 --yes-i-know
+
+log "the job: repair migrated dates, build the membership history, migrate events, aggregate"
+run invenio importer update_created_dates --dry-run
+run invenio importer update_created_dates
+run invenio community-stats community-events generate
+run invenio community-stats usage-events migrate
+run invenio community-stats aggregate --eager
+run invenio community-stats status
+run invenio community-stats read --community-id digital-humanities \
+  --start-date "$MONTH_AGO" --end-date "$TODAY"
+run invenio community-stats read --start-date "$MONTH_AGO" --end-date "$TODAY"
+
+cat <<NEXT
+
+Done in ${SECONDS}s. The demo instance keeps running (its search engine lives in memory).
+
+Try next (in this shell, or after these two lines in a new one):
+  export INVENIO_INSTANCE_PATH=$DEMO
+  export PATH=$VENV/bin:\$PATH
+  invenio community-stats status --verbose
+  invenio community-stats read --community-id medieval-studies --query-type community-record-snapshot-created --start-date $MONTH_AGO --format json
+  invenio community-stats read --community-id digital-humanities --query-type community-usage-delta --start-date $MONTH_AGO
+  invenio community-stats community-events status --community-details
+  invenio community-stats usage-events status
+  invenio importer update_created_dates --dry-run --verbose
+
+Stop the demo:                ./run-demo.sh stop
+Remove everything it created: ./run-demo.sh clean
+NEXT
