@@ -5,6 +5,7 @@ import click
 from .aggregation import CORE_COMMANDS
 from .community_events import community_events
 from .processes import processes
+from .setup import setup
 from .usage_events import usage_events
 
 
@@ -13,5 +14,5 @@ def cli():
     """Community statistics: membership history, usage events, aggregations."""
 
 
-for _command in (*CORE_COMMANDS, community_events, usage_events, processes):
+for _command in (*CORE_COMMANDS, setup, community_events, usage_events, processes):
     cli.add_command(_command)
