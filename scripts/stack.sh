@@ -8,6 +8,8 @@
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 STACK=${STACK:-$ROOT/.stack}
 VENV=${VENV:-$ROOT/.venv}
+SYSTEM_PGPORT=${SYSTEM_PGPORT:-5432}
+SYSTEM_REDISPORT=${SYSTEM_REDISPORT:-6379}
 PRIVATE_PGPORT=${PRIVATE_PGPORT:-5433}
 PRIVATE_REDISPORT=${PRIVATE_REDISPORT:-6390}
 export DEBIAN_FRONTEND=noninteractive
@@ -68,11 +70,11 @@ PY
 
 ensure_postgres() {
   if [ -n "${SQLALCHEMY_DATABASE_URI_BASE:-}" ]; then return 0; fi
-  local uri="postgresql+psycopg2://postgres@127.0.0.1:5432"
+  local uri="postgresql+psycopg2://postgres@127.0.0.1:$SYSTEM_PGPORT"
   if pg_answers "$uri/postgres"; then export SQLALCHEMY_DATABASE_URI_BASE=$uri; return 0; fi
   uri="postgresql+psycopg2://postgres@127.0.0.1:$PRIVATE_PGPORT"
   if ! pg_answers "$uri/postgres"; then
-    log "no PostgreSQL answers on 127.0.0.1:5432: starting a private cluster on :$PRIVATE_PGPORT"
+    log "no PostgreSQL answers on 127.0.0.1:$SYSTEM_PGPORT: starting a private cluster on :$PRIVATE_PGPORT"
     local bin
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
     if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
@@ -102,10 +104,12 @@ PY
 
 ensure_redis() {
   if [ -n "${REDIS_URL_BASE:-}" ]; then return 0; fi
-  if redis_answers "redis://127.0.0.1:6379/0"; then export REDIS_URL_BASE="redis://127.0.0.1:6379"; return 0; fi
+  if redis_answers "redis://127.0.0.1:$SYSTEM_REDISPORT/0"; then
+    export REDIS_URL_BASE="redis://127.0.0.1:$SYSTEM_REDISPORT"; return 0
+  fi
   local url="redis://127.0.0.1:$PRIVATE_REDISPORT"
   if ! redis_answers "$url/0"; then
-    log "no Redis answers on 127.0.0.1:6379: starting a private one on :$PRIVATE_REDISPORT"
+    log "no Redis answers on 127.0.0.1:$SYSTEM_REDISPORT: starting a private one on :$PRIVATE_REDISPORT"
     command -v redis-server >/dev/null || apt_install redis-server
     redis-server --daemonize yes --bind 127.0.0.1 --port "$PRIVATE_REDISPORT" --save "" \
       --appendonly no --pidfile "$STACK/redis.pid" --logfile "$STACK/redis.log" --dir "$STACK"
