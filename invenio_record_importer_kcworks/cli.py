@@ -1,8 +1,316 @@
 """``invenio importer`` command group."""
 
+import logging
+import sys
+from contextlib import contextmanager
+
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .services import CommunitiesHelper, RecordsHelper
+from .services.legacy_dates import day_bounds, parse_day
+
+RULE = "=" * 70
+ERRORS_SHOWN = 10
 
 
 @click.group(name="importer")
 def cli():
     """Knowledge Commons Works importer tools (created-date repair)."""
+
+
+def _day_option(ctx, param, value):
+    """Validate a ``YYYY-MM-DD`` option."""
+    if value is None:
+        return None
+    try:
+        parse_day(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@contextmanager
+def _progress(enabled: bool, label: str):
+    """A progress callback drawing a bar on a terminal, or doing nothing."""
+    if not enabled or not sys.stdout.isatty():
+        yield None
+        return
+    state = {"bar": None, "done": 0}
+
+    def update(processed: int, total: int, stats: dict) -> None:
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label=label)
+            state["bar"].__enter__()
+        state["bar"].length = total
+        state["bar"].update(processed - state["done"])
+        state["done"] = processed
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+
+class _EchoHandler(logging.Handler):
+    """Write log records to the command's stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+@contextmanager
+def _log_to_stderr(verbose: bool):
+    """Show the helpers' warnings (and with ``--verbose`` their INFO lines) on stderr."""
+    logger = current_app.logger
+    previous = logger.level
+    handler = _EchoHandler(logging.INFO if verbose else logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    if verbose and logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def _banner(title: str, first: bool = False) -> None:
+    click.echo(("" if first else "\n") + RULE)
+    click.echo(title)
+    click.echo(RULE)
+
+
+def _print_errors(errors: list[dict], describe) -> None:
+    if not errors:
+        return
+    click.echo("\nErrors:")
+    for error in errors[:ERRORS_SHOWN]:
+        click.echo(f"  - {describe(error)}: {error['error']}")
+    if len(errors) > ERRORS_SHOWN:
+        click.echo(f"  ... and {len(errors) - ERRORS_SHOWN} more")
+
+
+def _print_stopped(stats: dict, key: str, noun: str) -> None:
+    if stats.get("stopped_early"):
+        click.echo(
+            f"\nStopped early: the search cluster stayed unhealthy after "
+            f"{stats[key]} of {stats['total_found']} {noun}.",
+            err=True,
+        )
+
+
+def _queue(records: bool, communities: bool, options: dict) -> None:
+    """Queue the tasks as one chain: communities start only after records succeeded."""
+    from celery import chain
+
+    from .tasks import (
+        RunStoppedEarly,
+        update_community_created_dates_task,
+        update_record_created_dates_task,
+    )
+
+    common = {key: options[key] for key in ("batch_size", "dry_run", "verbose")}
+    signatures, names = [], []
+    click.echo("Starting background tasks...")
+    if records:
+        click.echo("Queuing record update task...")
+        signatures.append(
+            update_record_created_dates_task.si(
+                start_date=options["start_date"], end_date=options["end_date"], **common
+            )
+        )
+        names.append(("Record", "records"))
+    if communities:
+        click.echo("Queuing community update task...")
+        signatures.append(update_community_created_dates_task.si(**common))
+        names.append(("Community", "communities"))
+    try:
+        result = chain(*signatures).apply_async()
+    except RunStoppedEarly as exc:  # only when Celery runs tasks eagerly (tests)
+        raise click.ClickException(str(exc)) from None
+    ids, node = [], result
+    while node is not None:
+        ids.insert(0, node.id)
+        node = node.parent
+    for (title, _), task_id in zip(names, ids, strict=True):
+        click.echo(f"{title} update task queued: {task_id}")
+    click.echo("\nTasks queued successfully!")
+    if len(ids) > 1:
+        click.echo("The community task starts only after the record task has succeeded.")
+    click.echo("Monitor progress with: celery -A invenio_app.celery inspect active")
+    for (_, name), task_id in zip(names, ids, strict=True):
+        click.echo(f"  {name}: {task_id}")
+    click.echo(
+        "State, PROGRESS counts and result of a task: celery -A invenio_app.celery result <id>"
+    )
+
+
+def _run_records(options: dict, show_progress: bool) -> dict:
+    _banner("Updating record created dates...", first=True)
+    with _progress(show_progress, "Records") as progress:
+        stats = RecordsHelper().update_record_created_dates(
+            start_date=options["start_date"],
+            end_date=options["end_date"],
+            batch_size=options["batch_size"],
+            dry_run=options["dry_run"],
+            verbose=options["verbose"],
+            progress=progress,
+        )
+    click.echo("\nRecord Update Results:")
+    click.echo(f"  Total found: {stats['total_found']}")
+    click.echo(f"  Updated: {stats['updated']}")
+    click.echo(f"  Skipped: {stats['skipped']}")
+    click.echo(f"  Errors: {len(stats['errors'])}")
+    _print_errors(stats["errors"], lambda e: f"{e['pid']} ({e['record_id']})")
+    _print_stopped(stats, "stopped_at_record", "records")
+    return stats
+
+
+def _run_communities(options: dict, show_progress: bool, first: bool) -> dict:
+    _banner("Updating community created dates...", first=first)
+    with _progress(show_progress, "Communities") as progress:
+        stats = CommunitiesHelper().update_community_created_dates(
+            batch_size=options["batch_size"],
+            dry_run=options["dry_run"],
+            verbose=options["verbose"],
+            progress=progress,
+        )
+    click.echo("\nCommunity Update Results:")
+    click.echo(f"  Total found: {stats['total_found']}")
+    click.echo(f"  Updated: {stats['updated']}")
+    click.echo(f"  Skipped: {stats['skipped']}")
+    click.echo(f"  No records: {stats['no_records']}")
+    click.echo(f"  Errors: {len(stats['errors'])}")
+    _print_errors(stats["errors"], lambda e: e["slug"])
+    _print_stopped(stats, "stopped_at_community", "communities")
+    return stats
+
+
+@cli.command(name="update_created_dates")
+@click.option(
+    "--records-only",
+    is_flag=True,
+    default=False,
+    help="Only update record created dates, not communities.",
+)
+@click.option(
+    "--communities-only",
+    is_flag=True,
+    default=False,
+    help="Only update community created dates, not records.",
+)
+@click.option(
+    "--start-date",
+    default=None,
+    callback=_day_option,
+    help=(
+        "Only update records whose current created date is on or after this day "
+        "(YYYY-MM-DD, UTC). Only applies to records, not communities."
+    ),
+)
+@click.option(
+    "--end-date",
+    default=None,
+    callback=_day_option,
+    help=(
+        "Only update records whose current created date is on or before this day "
+        "(YYYY-MM-DD, UTC, the whole day included). Only applies to records, not communities."
+    ),
+)
+@click.option(
+    "--batch-size",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of records/communities to process in each batch.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    default=False,
+    help="Show what would be updated without making changes.",
+)
+@click.option(
+    "--background",
+    is_flag=True,
+    default=False,
+    help="Run the update as background Celery tasks (records, then communities).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    default=False,
+    help="Print detailed progress information (one line per item, on stderr).",
+)
+@with_appcontext
+def update_created_dates(
+    records_only: bool,
+    communities_only: bool,
+    start_date: str | None,
+    end_date: str | None,
+    batch_size: int,
+    dry_run: bool,
+    background: bool,
+    verbose: bool,
+):
+    r"""Update created dates for migrated records and communities.
+
+    \b
+    This command updates the 'created' timestamp for:
+    1. Records with custom_fields.hclegacy:record_creation_date
+    2. Communities based on their oldest record's creation date
+
+    Records are always updated before communities. Database and search index are
+    both updated. Exit status: 0 when the run completed, 1 when it stopped early
+    (search cluster unhealthy) or an item could not be written, 2 for bad options.
+
+    \b
+    Typical uses (run a dry run first):
+        invenio importer update_created_dates --dry-run --verbose
+        invenio importer update_created_dates
+        invenio importer update_created_dates --records-only \
+            --start-date 2020-01-01 --end-date 2020-12-31
+        invenio importer update_created_dates --communities-only
+        invenio importer update_created_dates --background
+    """
+    if records_only and communities_only:
+        raise click.UsageError("Cannot use both --records-only and --communities-only.")
+    try:
+        day_bounds(start_date, end_date)
+    except ValueError as exc:
+        raise click.UsageError(f"Invalid date range: {exc}.") from None
+    options = {
+        "start_date": start_date,
+        "end_date": end_date,
+        "batch_size": batch_size,
+        "dry_run": dry_run,
+        "verbose": verbose,
+    }
+    do_records, do_communities = not communities_only, not records_only
+    if background:
+        _queue(do_records, do_communities, options)
+        return
+    failed = False
+    with _log_to_stderr(verbose):
+        if do_records:
+            stats = _run_records(options, show_progress=True)
+            failed = stats["stopped_early"] or any(
+                e.get("type") == "write_failed" for e in stats["errors"]
+            )
+            if stats["stopped_early"] and do_communities:
+                click.echo("Community updates not started.", err=True)
+                do_communities = False
+        if do_communities:
+            stats = _run_communities(options, show_progress=True, first=not do_records)
+            failed = failed or stats["stopped_early"] or bool(stats["errors"])
+    _banner("Update complete!" if not failed else "Update finished with problems.")
+    if failed:
+        click.get_current_context().exit(1)
+
+
+cli.add_command(update_created_dates, name="update-created-dates")

@@ -12,3 +12,10 @@ RECORD_IMPORTER_HEALTH_CHECK_PAUSE = 30
 
 RECORD_IMPORTER_BATCH_DELAY = 1.0
 """Seconds to sleep between two batches, so a busy cluster is not overwhelmed."""
+
+RECORD_IMPORTER_HEALTH_CHECK_HOSTS = None
+"""Hosts to ask for cluster health between batches (same format as ``SEARCH_HOSTS``).
+
+``None`` asks the cluster through Invenio's own search client. Set it to reach the
+health endpoint through another node, e.g. a coordinating or monitoring node.
+"""

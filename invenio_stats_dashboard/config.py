@@ -15,3 +15,116 @@ COMMUNITY_STATS_EARLIEST_DATE = "2000-01-01"
 
 STATS_DASHBOARD_PID_DIR = "/tmp"
 """Default directory for PID, status and log files of background processes."""
+
+# --------------------------------------------------------------------------- aggregations
+# (records and usage aggregations, bookmarks, scheduled runs; see docs/aggregations.md)
+
+COMMUNITY_STATS_CATCHUP_INTERVAL = 365
+"""Most days one aggregation run writes per (aggregation, community) when no end date is
+given; the next run continues from the bookmark. 0 means no limit."""
+
+COMMUNITY_STATS_SUBCOUNTS = {
+    "resource_types": "all",
+    "access_statuses": "all",
+    "file_types": "all",
+    "languages": "top",
+    "subjects": "top",
+    "rights": "top",
+    "funders": "top",
+    "periodicals": "top",
+    "publishers": "top",
+    "affiliations": "top",
+}
+"""Record subcounts written into the records aggregations: key -> "all" (every value)
+or "top" (the ``COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT`` values with the most records).
+Remove a key to stop computing it. Sources: see docs/aggregations.md."""
+
+COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT = 20
+"""How many values a "top" subcount keeps per document."""
+
+COMMUNITY_STATS_AGGREGATION_PAGE_SIZE = 2000
+"""Documents per read request (membership history, records) during aggregation."""
+
+COMMUNITY_STATS_AGGREGATION_BULK_SIZE = 500
+"""Documents per bulk write request during aggregation."""
+
+COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION = True
+"""Run the membership reconciliation (``events.api.reconcile_membership``) at the start of
+every aggregation run, so changes live tracking missed are counted."""
+
+COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT = 900
+"""Seconds the aggregation lock lives without a heartbeat (a killed run frees it then).
+A running aggregation renews it after every community."""
+
+COMMUNITY_STATS_CELERYBEAT_SCHEDULE = {
+    "community-stats-aggregation": {
+        "task": "invenio_stats_dashboard.aggregations.tasks.aggregate_community_stats",
+        "schedule": 60 * 60,
+    },
+}
+"""Beat entry running every aggregation hourly. A site merges it into its schedule:
+``CELERY_BEAT_SCHEDULE = {**CELERY_BEAT_SCHEDULE, **COMMUNITY_STATS_CELERYBEAT_SCHEDULE}``
+(import it from ``invenio_stats_dashboard.config``). The task does nothing while
+``COMMUNITY_STATS_ENABLED`` or ``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` is False, and
+skips a beat when the previous run still holds the lock."""
+
+# --------------------------------------------------------------------------- usage events
+# (enriched view/download events, their migration, synthetic events; see docs/usage-events.md)
+
+STATS_DASHBOARD_ENRICH_EVENTS = True
+"""Register the enrichment event builder and the enriched events indexer in the site's
+``STATS_EVENTS`` (``record-view`` and ``file-download``), so new events are enriched."""
+
+STATS_DASHBOARD_REINDEXING_MAX_BATCHES = None
+"""Default of ``usage-events migrate --max-batches``: batches per month and run (None: all)."""
+
+STATS_DASHBOARD_REINDEXING_BATCH_SIZE = 1000
+"""Default of ``usage-events migrate --batch-size`` (events per batch, at most 10,000)."""
+
+STATS_DASHBOARD_REINDEXING_MAX_MEMORY_PERCENT = 85
+"""Default of ``usage-events migrate --max-memory-percent``: the migration stops cleanly
+(bookmark kept) when the machine's memory use passes this percentage."""
+
+STATS_DASHBOARD_REINDEXING_VALIDATION_SAMPLE = 200
+"""Events per month compared field by field between the raw and the enriched index."""
+
+STATS_DASHBOARD_REINDEXING_KEEP_RECENT_DAYS = 2
+"""Days after a month's end during which its raw index is never deleted (late events)."""
+
+# --------------------------------------------------------------------------- membership history
+COMMUNITY_STATS_TRACK_MEMBERSHIP = True
+"""Write membership events live when records are published, included, removed, deleted or
+restored. When False the hooks stay installed but write nothing (reconciliation still runs)."""
+
+COMMUNITY_STATS_EVENTS_BATCH_SIZE = 500
+"""Records per batch in ``community-events generate`` / ``status`` and the reconciliation."""
+
+COMMUNITY_STATS_EVENTS_BATCH_DELAY = 0
+"""Seconds to pause between batches of the backfill (throttle for a busy cluster)."""
+
+COMMUNITY_STATS_EVENTS_BULK_CHUNK_SIZE = 2000
+"""Actions per bulk request when writing membership events."""
+
+# --------------------------------------------------------------------------- background processes
+STATS_DASHBOARD_PROCESS_STATUS_INTERVAL = 1.0
+"""Minimum seconds between two status-file updates of a running background process."""
+
+COMMUNITY_STATS_USAGE_SUBCOUNTS = {
+    "resource_types": "all",
+    "access_statuses": "all",
+    "file_types": "all",
+    "languages": "top",
+    "subjects": "top",
+    "rights": "top",
+    "funders": "top",
+    "periodicals": "top",
+    "publishers": "top",
+    "affiliations": "top",
+    "countries": "top",
+    "referrers": "top",
+}
+"""Usage subcounts (views and downloads split by an enriched event field): key -> "all"
+or "top" (the ``COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT`` values with the most events)."""
+
+COMMUNITY_STATS_USAGE_PAGE_SIZE = 5000
+"""Enriched events read per request by the usage aggregations (at most 10,000)."""

@@ -3,6 +3,7 @@
 from flask import Flask
 
 from . import config
+from .usage.builders import configure_stats_events
 
 CONFIG_PREFIXES = ("COMMUNITY_STATS_", "STATS_DASHBOARD_")
 
@@ -18,7 +19,16 @@ class InvenioStatsDashboard:
     def init_app(self, app: Flask) -> None:
         """Set config defaults and register the extension."""
         self.init_config(app)
+        configure_stats_events(app)
         app.extensions["invenio-stats-dashboard"] = self
+        # membership history: live tracking hooks (issue 5, see events/tracking.py)
+        from .events.tracking import register_membership_hooks
+
+        register_membership_hooks(app)
+        # stats follow created-date repairs by the importer (issue 6, aggregations/repairs.py)
+        from .aggregations.repairs import connect_repair_receiver
+
+        connect_repair_receiver()
 
     @staticmethod
     def init_config(app: Flask) -> None:

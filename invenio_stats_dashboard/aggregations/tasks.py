@@ -1,1 +1,48 @@
 """Celery tasks for aggregations (thin wrappers over the services)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+from flask import current_app
+
+from .service import AggregationLocked, run_aggregations
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@shared_task(ignore_result=False)
+def aggregate_community_stats(
+    community_ids: list[str] | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    update_bookmark: bool = True,
+    ignore_bookmark: bool = False,
+    force: bool = False,
+) -> dict:
+    """Run the registered aggregations (the beat schedule calls it without arguments).
+
+    Does nothing while ``COMMUNITY_STATS_ENABLED`` is False, or while
+    ``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` is False unless ``force``. When another
+    run holds the lock the task returns at once (the next beat catches up).
+    """
+    config = current_app.config
+    if not config.get("COMMUNITY_STATS_ENABLED", True):
+        return {"skipped": "COMMUNITY_STATS_ENABLED is False"}
+    if not force and not config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
+        return {"skipped": "COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False"}
+    try:
+        report = run_aggregations(
+            community_ids=community_ids,
+            start=_day(start_date),
+            end=_day(end_date),
+            update_bookmark=update_bookmark,
+            ignore_bookmark=ignore_bookmark,
+        )
+    except AggregationLocked as error:
+        current_app.logger.info("community stats aggregation skipped: %s", error)
+        return {"skipped": str(error)}
+    return report.as_dict()

@@ -1,4 +1,387 @@
-"""Core commands: aggregate, aggregate-background, status, read, destroy-indices."""
+"""Core commands: aggregate, aggregate-background, status, read, destroy-indices.
 
-CORE_COMMANDS: list = []
+Thin wrappers: option parsing and output here, the work in ``aggregations`` and ``queries``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, timedelta
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..aggregations.base import GLOBAL
+from ..aggregations.service import (
+    AggregationError,
+    CommunityNotFound,
+    resolve_community_id,
+    resolve_community_ids,
+    run_aggregations,
+)
+from ..processes.manager import ProcessError
+from .processes import get_manager, pid_dir_option
+
+BAR_WIDTH = 30
+AGGREGATION_PROCESS = "aggregation"
+AGGREGATION_TARGET = "invenio_stats_dashboard.aggregations.service:run_in_background"
+
+
+def _parse_date(ctx, param, value):
+    """Click callback: ``YYYY-MM-DD`` to a date (usage error otherwise)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+def _check_range(start: date | None, end: date | None) -> None:
+    if start and end and start > end:
+        raise click.BadParameter(
+            f"the start date {start} is after the end date {end}", param_hint="'--start-date'"
+        )
+
+
+def _require_enabled() -> None:
+    if not current_app.config.get("COMMUNITY_STATS_ENABLED", True):
+        raise click.ClickException(
+            "Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
+        )
+
+
+def _resolve_many(values) -> list[str] | None:
+    try:
+        return resolve_community_ids(values)
+    except CommunityNotFound as error:
+        raise click.BadParameter(str(error), param_hint="'--community-id'") from None
+
+
+# --------------------------------------------------------------------------- aggregate
+def _print_report(report, verbose: bool) -> None:
+    click.echo(
+        f"Aggregated {len(report.community_ids)} communities (global included): "
+        f"{report.documents} documents in {report.seconds:.1f}s."
+    )
+    if report.limited:
+        click.echo(
+            "The catch-up limit (COMMUNITY_STATS_CATCHUP_INTERVAL) stopped some series early; "
+            "run aggregate again to continue."
+        )
+    if verbose:
+        width = max((len(name) for name in report.timings), default=10)
+        for name, seconds in report.timings.items():
+            per = report.results.get(name, {})
+            documents = sum(o.documents for o in per.values())
+            extra = f"{documents:>8} docs" if name in report.results else ""
+            click.echo(f"  {name:<{width}}  {seconds:8.2f}s {extra}")
+
+
+@click.command("aggregate")
+@click.option(
+    "--community-id",
+    "community_ids",
+    multiple=True,
+    help="Community UUID or slug (repeatable; default: every community and global).",
+)
+@click.option("--start-date", callback=_parse_date, help="First day (YYYY-MM-DD).")
+@click.option("--end-date", callback=_parse_date, help="Last day (YYYY-MM-DD; default today).")
+@click.option("--eager", is_flag=True, help="Run here and now instead of as a Celery task.")
+@click.option(
+    "--update-bookmark/--no-update-bookmark",
+    default=True,
+    show_default=True,
+    help="Move the progress bookmarks after aggregating.",
+)
+@click.option("--ignore-bookmark", is_flag=True, help="Start from the first day of each series.")
+@click.option("--verbose", is_flag=True, help="Show timing per aggregator.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even when COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False.",
+)
+@with_appcontext
+def aggregate(
+    community_ids, start_date, end_date, eager, update_bookmark, ignore_bookmark, verbose, force
+):
+    """Aggregate record (and usage) statistics into the daily indices."""
+    _require_enabled()
+    if not current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
+        if not force:
+            raise click.ClickException(
+                "Scheduled aggregation tasks are disabled "
+                "(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False); use --force to run anyway."
+            )
+        click.echo(
+            "--force: bypassing the COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED check.", err=True
+        )
+    _check_range(start_date, end_date)
+    ids = _resolve_many(community_ids)
+    if not eager:
+        from ..aggregations.tasks import aggregate_community_stats
+
+        result = aggregate_community_stats.delay(
+            community_ids=ids,
+            start_date=start_date.isoformat() if start_date else None,
+            end_date=end_date.isoformat() if end_date else None,
+            update_bookmark=update_bookmark,
+            ignore_bookmark=ignore_bookmark,
+            force=True,
+        )
+        click.echo(f"Aggregation queued as Celery task {result.id}.")
+        if result.ready() and verbose:
+            click.echo(json.dumps(result.result, indent=2))
+        return
+    try:
+        report = run_aggregations(
+            community_ids=ids,
+            start=start_date,
+            end=end_date,
+            update_bookmark=update_bookmark,
+            ignore_bookmark=ignore_bookmark,
+        )
+    except AggregationError as error:
+        raise click.ClickException(str(error)) from None
+    _print_report(report, verbose)
+
+
+# --------------------------------------------------------------------------- background
+@click.command("aggregate-background")
+@click.option("--community-id", "community_ids", multiple=True, help="Community UUID or slug.")
+@click.option("--start-date", callback=_parse_date, help="First day (YYYY-MM-DD).")
+@click.option("--end-date", callback=_parse_date, help="Last day (YYYY-MM-DD; default today).")
+@click.option("--update-bookmark/--no-update-bookmark", default=True, show_default=True)
+@click.option("--ignore-bookmark", is_flag=True, help="Start from the first day of each series.")
+@click.option("--force", is_flag=True, help="Run even when scheduled tasks are disabled.")
+@pid_dir_option
+@with_appcontext
+def aggregate_background(
+    community_ids, start_date, end_date, update_bookmark, ignore_bookmark, force, pid_dir
+):
+    """Run the aggregation as a background process named ``aggregation``."""
+    _require_enabled()
+    if not force and not current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
+        raise click.ClickException(
+            "Scheduled aggregation tasks are disabled "
+            "(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False); use --force to run anyway."
+        )
+    _check_range(start_date, end_date)
+    ids = _resolve_many(community_ids)
+    manager = get_manager(pid_dir)
+    params = {
+        "community_ids": ids,
+        "start_date": start_date.isoformat() if start_date else None,
+        "end_date": end_date.isoformat() if end_date else None,
+        "update_bookmark": update_bookmark,
+        "ignore_bookmark": ignore_bookmark,
+    }
+    try:
+        pid = manager.start(AGGREGATION_PROCESS, AGGREGATION_TARGET, params)
+    except ProcessError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Started {AGGREGATION_PROCESS} (PID {pid}).")
+    click.echo(f"Status: invenio community-stats processes status {AGGREGATION_PROCESS}")
+    click.echo(f"Cancel: invenio community-stats processes cancel {AGGREGATION_PROCESS}")
+
+
+# --------------------------------------------------------------------------- status
+def _bar(share: float, width: int = BAR_WIDTH) -> str:
+    filled = int(round(share * width))
+    return "█" * filled + "░" * (width - filled)
+
+
+def _ago(days: int | None) -> str:
+    if days is None:
+        return "never"
+    return "today" if days <= 0 else f"{days}d ago"
+
+
+def _status_line(status, today: date) -> str:
+    name = status.aggregator.short_name
+    if not status.index_exists:
+        return f"{name:<26} [No index]"
+    if not status.documents:
+        return f"{name:<26} [No data]"
+    share = status.completeness(today)
+    return f"{name:<26} [{_bar(share)}] {int(share * 100)}% ({_ago(status.days_since_last(today))})"
+
+
+def _status_block(status, today: date) -> list[str]:
+    aggregator = status.aggregator
+    lines = [f"{aggregator.short_name} ({aggregator.index})"]
+    if not status.index_exists:
+        return [*lines, "  No index"]
+
+    def show(value):
+        return value.isoformat() if isinstance(value, date) else str(value)
+
+    share = status.completeness(today)
+    rows = [
+        ("Bookmark", show(status.bookmark) if status.bookmark else "none"),
+        ("Documents", str(status.documents)),
+        ("First document", show(status.first) if status.first else "none"),
+        ("Last document", show(status.last) if status.last else "none"),
+        ("Days since last", str(status.days_since_last(today)) if status.last else "n/a"),
+        ("Completeness", f"[{_bar(share)}] {int(share * 100)}%"),
+    ]
+    return [*lines, *(f"  {label + ':':<18} {value}" for label, value in rows)]
+
+
+@click.command("status")
+@click.option(
+    "--community-id",
+    "-c",
+    "community_ids",
+    multiple=True,
+    help="Community UUID or slug (repeatable; default: every community and global).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show details for each aggregation.")
+@with_appcontext
+def status(community_ids, verbose):
+    """Aggregation status: bookmarks, documents, first/last days, completeness."""
+    from ..aggregations.status import collect_status, community_labels
+
+    _require_enabled()
+    ids = _resolve_many(community_ids)
+    labels = community_labels(ids)
+    statuses = collect_status(list(labels))
+    today = date.today()
+    for community_id, label in labels.items():
+        heading = "Global (all records)" if community_id == GLOBAL else f"{label} ({community_id})"
+        click.echo(f"Community: {heading}")
+        click.echo("-" * 60)
+        for item in statuses[community_id]:
+            if verbose:
+                for line in _status_block(item, today):
+                    click.echo(f"  {line}")
+            else:
+                click.echo(_status_line(item, today))
+        click.echo("")
+
+
+# --------------------------------------------------------------------------- read
+def _flatten(value, prefix: str = "") -> dict:
+    flat = {}
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            flat.update(_flatten(inner, f"{prefix}{key}."))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        flat[prefix[:-1]] = value
+    return flat
+
+
+def _document_day(document: dict) -> str:
+    return str(document.get("snapshot_date") or document.get("period_start"))[:10]
+
+
+def _render_table(query_type: str, documents: list[dict]) -> list[str]:
+    lines = [f"== {query_type} ({len(documents)} days)"]
+    if not documents:
+        return [*lines, "   no data in this range"]
+    for block_start in range(0, len(documents), 7):
+        block = documents[block_start : block_start + 7]
+        flats = [_flatten({k: v for k, v in d.items() if k != "subcounts"}) for d in block]
+        metrics = list(dict.fromkeys(k for flat in flats for k in flat))
+        width = max(len(m) for m in metrics)
+        lines.append(f"   {'':<{width}}" + "".join(f"{_document_day(d):>12}" for d in block))
+        for metric in metrics:
+            values = "".join(f"{flat.get(metric, 0):>12}" for flat in flats)
+            lines.append(f"   {metric:<{width}}{values}")
+    last = documents[-1]
+    subcounts = last.get("subcounts") or {}
+    if subcounts:
+        lines.append(f"   subcounts on {_document_day(last)} (first 5 of each):")
+        for key, items in subcounts.items():
+            if isinstance(items, dict):  # usage "top" kinds: {by_view: [...], by_download: [...]}
+                items = next(iter(items.values()), [])
+            shown = ", ".join(
+                f"{item.get('label') or item.get('id')} ({item.get('id')})" for item in items[:5]
+            )
+            lines.append(f"     {key}: {shown or '-'}")
+    return lines
+
+
+@click.command("read")
+@click.option("--community-id", default=GLOBAL, show_default=True, help="Community UUID or slug.")
+@click.option("--start-date", callback=_parse_date, help="First day (default: yesterday).")
+@click.option("--end-date", callback=_parse_date, help="Last day (default: today).")
+@click.option(
+    "--query-type",
+    default=None,
+    help="One query type (e.g. community-record-delta-created); default: all of them.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Readable tables, or JSON for scripts.",
+)
+@with_appcontext
+def read(community_id, start_date, end_date, query_type, output_format):
+    """Read the daily statistics of a community (or global) over a date range."""
+    from ..queries import UnknownQueryType, read_stats
+
+    _require_enabled()
+    today = date.today()
+    start = start_date or today - timedelta(days=1)
+    end = end_date or today
+    _check_range(start, end)
+    try:
+        resolved = resolve_community_id(community_id)
+    except CommunityNotFound as error:
+        raise click.BadParameter(str(error), param_hint="'--community-id'") from None
+    try:
+        results = read_stats(resolved, start, end, query_type)
+    except UnknownQueryType as error:
+        raise click.BadParameter(str(error), param_hint="'--query-type'") from None
+    if output_format == "json":
+        payload = {
+            "community_id": resolved,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "results": results,
+        }
+        json.dump(payload, sys.stdout, indent=2, default=str)
+        click.echo("")
+        return
+    label = "global" if resolved == GLOBAL else f"{community_id} ({resolved})"
+    click.echo(f"Statistics for {label}, {start} to {end}")
+    for name, documents in results.items():
+        for line in _render_table(name, documents):
+            click.echo(line)
+
+
+# --------------------------------------------------------------------------- destroy
+@click.command("destroy-indices")
+@click.option("--yes-i-know", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Ignore indices that vanish before deletion (404).")
+@with_appcontext
+def destroy_indices_command(yes_i_know, force):
+    """Delete every search index of this package (statistics, history, enriched events)."""
+    from ..aggregations.indices import destroy_indices, indices_to_destroy
+
+    _require_enabled()
+    names = indices_to_destroy()
+    if not names:
+        click.echo("No invenio-stats-dashboard indices to delete.")
+        return
+    click.echo("These indices will be deleted permanently:")
+    for name in names:
+        click.echo(f"  {name}")
+    click.echo("Raw usage events and invenio-stats' per-record aggregations are kept.")
+    if not yes_i_know:
+        click.confirm(f"Delete these {len(names)} indices?", abort=True)
+    try:
+        deleted = destroy_indices(names, ignore_missing=force)
+    except Exception as error:  # a 404 without --force, a cluster error
+        raise click.ClickException(f"Deletion stopped: {error}") from None
+    click.echo(f"Deleted {len(deleted)} indices.")
+
+
+CORE_COMMANDS: list = [aggregate, aggregate_background, status, read, destroy_indices_command]
 """Click commands added directly under ``invenio community-stats``."""

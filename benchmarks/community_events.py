@@ -1,0 +1,274 @@
+"""Benchmark: backfill the membership history of a synthetic site.
+
+    .venv/bin/python benchmarks/community_events.py [--records 10000] [--communities 100]
+
+Starts its own osmem-server (or uses INVENIO_SEARCH_HOSTS) and uses its own PostgreSQL
+database (``invenio_bench_events``, tables created if missing; evidence queries run
+against it). Creating 10,000 records through the services would take far longer than the
+backfill itself, so the records' index documents are written in bulk in the shape the
+``rdmrecords-records`` index holds (the fields the backfill reads): each record belongs
+to 1-4 of the communities, 3% are tombstoned.
+
+Then it times ``community-events generate`` (the same service function) with every
+request to the engine counted by wrapping the client's transport, times a second,
+idempotent run, and bulk-indexes the same number of event documents straight into an
+index with the same mapping (the engine's raw bulk rate) and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import resource
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+
+DB_URI = "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_bench_events"
+
+
+def start_engine():
+    """``(hosts, server)``: the environment's engine, or a fresh osmem-server."""
+    raw = os.environ.get("INVENIO_SEARCH_HOSTS")
+    if raw:
+        return ast.literal_eval(raw), None
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(freeze=False, japanese=False)
+    host, port = server.url.rsplit("//", 1)[1].split(":")
+    return [{"host": host, "port": int(port)}], server
+
+
+def make_app(hosts):
+    """The Invenio API app on the benchmark's engine and database."""
+    from invenio_app.factory import create_api
+
+    redis = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/7")
+    return create_api(
+        SEARCH_HOSTS=hosts,
+        SQLALCHEMY_DATABASE_URI=os.environ.get("BENCH_DATABASE_URI", DB_URI),
+        CACHE_REDIS_URL=redis,
+        CELERY_BROKER_URL=redis,
+        BROKER_URL=redis,
+        CELERY_RESULT_BACKEND=redis,
+        CELERY_TASK_ALWAYS_EAGER=True,
+        AUDIT_LOGS_ENABLED=False,
+        JOBS_LOGGING=False,
+    )
+
+
+def setup(app) -> None:
+    """Database tables, templates, the records index; no membership history."""
+    from invenio_db import db
+    from invenio_rdm_records.records.api import RDMRecord
+    from invenio_search import current_search, current_search_client
+    from sqlalchemy_utils import create_database, database_exists
+
+    from invenio_stats_dashboard.events.api import events_alias
+
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not database_exists(uri):
+        create_database(uri)
+    db.create_all()
+    for put in (
+        current_search.put_templates,
+        current_search.put_component_templates,
+        current_search.put_index_templates,
+    ):
+        list(put())
+    list(current_search.create(ignore_existing=True, index_list=[RDMRecord.index._name]))
+    current_search_client.indices.delete(
+        index=f"{events_alias()}-*", ignore=[404], expand_wildcards="all"
+    )
+
+
+def record_actions(rng: random.Random, count: int, communities: list[str]):
+    """Bulk actions of ``count`` record documents (rdmrecords index shape)."""
+    from invenio_rdm_records.records.api import RDMRecord
+
+    index = RDMRecord.index.search_alias
+    start = datetime(2015, 1, 1)
+    for n in range(count):
+        created = start + timedelta(seconds=rng.randrange(0, 10 * 365 * 86400))
+        members = rng.sample(communities, rng.choice((1, 1, 2, 3, 4)))
+        deleted = rng.random() < 0.03
+        doc = {
+            "id": f"{n:05d}-bench",
+            "uuid": str(uuid.UUID(int=rng.getrandbits(128))),
+            "parent": {
+                "id": f"p{n:05d}-bench",
+                "uuid": str(uuid.UUID(int=rng.getrandbits(128))),
+                "communities": {"ids": members, "default": members[0]},
+            },
+            "created": created.isoformat() + "+00:00",
+            "updated": created.isoformat() + "+00:00",
+            "is_published": True,
+            "is_deleted": deleted,
+            "deletion_status": "D" if deleted else "P",
+            "metadata": {"title": f"Record {n}", "publication_date": f"{created.year - 1}"},
+        }
+        if deleted:
+            removal = created + timedelta(days=rng.randrange(1, 400))
+            doc["tombstone"] = {"removal_date": removal.isoformat() + "+00:00"}
+        yield {"_index": index, "_id": doc["uuid"], "_source": doc}
+
+
+class RequestCounter:
+    """Counts requests sent through the client's transport, by kind."""
+
+    def __init__(self, client):
+        """Wrap ``client.transport.perform_request``."""
+        self.counts: Counter = Counter()
+        transport = client.transport
+        original = transport.perform_request
+
+        def counted(method, url, *args, **kwargs):
+            path = url.split("?")[0]
+            kind = path.rsplit("/", 1)[-1] if "/_" in path else method
+            self.counts[kind] += 1
+            return original(method, url, *args, **kwargs)
+
+        transport.perform_request = counted
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        self.counts.clear()
+
+    @property
+    def searches(self) -> int:
+        """Search, count and scroll requests."""
+        return sum(v for k, v in self.counts.items() if k in ("_search", "_count", "scroll"))
+
+
+def raw_bulk_rate(client, docs: list[dict], chunk: int) -> float:
+    """Docs/s of ``streaming_bulk`` into a fresh index with the events mapping."""
+    from opensearchpy import helpers
+
+    template = os.path.join(
+        os.path.dirname(__import__("invenio_stats_dashboard").__file__),
+        "search/index_templates/os-v2/stats-community-events-v1.0.0.json",
+    )
+    with open(template) as handle:
+        body = json.load(handle)["template"]
+    body.pop("aliases", None)
+    index = "bench-raw-community-events"
+    client.indices.delete(index=index, ignore=[404])
+    client.indices.create(index=index, body=body)
+    started = time.perf_counter()
+    for _ in helpers.streaming_bulk(
+        client,
+        ({"_index": index, "_id": doc.pop("_id"), "_source": doc} for doc in docs),
+        chunk_size=chunk,
+    ):
+        pass
+    client.indices.refresh(index=index)
+    elapsed = time.perf_counter() - started
+    client.indices.delete(index=index)
+    return len(docs) / elapsed
+
+
+def stored_events(client) -> list[dict]:
+    """Every stored event (with ``_id``), read back by ``search_after``."""
+    from invenio_stats_dashboard.events.api import events_alias
+
+    body = {
+        "size": 5000,
+        "sort": [
+            {"record_id": "asc"},
+            {"community_id": "asc"},
+            {"event_date": "asc"},
+            {"event_type": "asc"},
+        ],
+    }
+    out = []
+    while True:
+        hits = client.search(index=events_alias(), body=body)["hits"]["hits"]
+        out.extend({"_id": h["_id"], **h["_source"]} for h in hits)
+        if len(hits) < 5000:
+            return out
+        body["search_after"] = hits[-1]["sort"]
+
+
+def main() -> None:
+    """Build the site, run the backfill twice, measure the raw rate, print figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--communities", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=None)
+    args = parser.parse_args()
+
+    hosts, server = start_engine()
+    try:
+        app = make_app(hosts)
+        with app.app_context():
+            run(app, args)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def run(app, args) -> None:
+    """The measured part (inside an application context)."""
+    from invenio_search import current_search_client as client
+    from opensearchpy import helpers
+
+    from invenio_stats_dashboard.events.api import generate_community_events
+
+    if args.batch_size:
+        app.config["COMMUNITY_STATS_EVENTS_BATCH_SIZE"] = args.batch_size
+    setup(app)
+    rng = random.Random(42)
+    communities = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(args.communities)]
+    started = time.perf_counter()
+    helpers.bulk(client, record_actions(rng, args.records, communities), chunk_size=1000)
+    client.indices.refresh(index="*")
+    print(
+        f"site: {args.records} records in {args.communities} communities, "
+        f"written in {time.perf_counter() - started:.1f}s"
+    )
+
+    counter = RequestCounter(client)
+    started = time.perf_counter()
+    summary = generate_community_events()
+    elapsed = time.perf_counter() - started
+    counts = dict(counter.counts)
+    events = summary["events_created"]
+    batch = app.config["COMMUNITY_STATS_EVENTS_BATCH_SIZE"]
+    print(
+        f"backfill: {summary['records_checked']} records, {events} events "
+        f"in {elapsed:.2f}s (batch size {batch})"
+    )
+    print(f"  records/s              {summary['records_checked'] / elapsed:,.0f}")
+    print(f"  events/s               {events / elapsed:,.0f}")
+    print(f"  requests               {counts}")
+    print(f"  search requests/record {counter.searches / summary['records_checked']:.4f}")
+    print(
+        f"  search requests/batch  {counter.searches / -(-summary['records_checked'] // batch):.2f}"
+    )
+
+    counter.reset()
+    started = time.perf_counter()
+    again = generate_community_events()
+    elapsed_again = time.perf_counter() - started
+    print(
+        f"re-run (idempotent): {again['events_created']} events created, "
+        f"{elapsed_again:.2f}s, {counter.searches} search requests, "
+        f"{counter.counts.get('_bulk', 0)} bulk requests"
+    )
+
+    docs = stored_events(client)
+    assert len(docs) == events, (len(docs), events)
+    raw = raw_bulk_rate(client, docs, app.config["COMMUNITY_STATS_EVENTS_BULK_CHUNK_SIZE"])
+    rate = events / elapsed
+    print(f"raw bulk indexing of the same {len(docs)} event documents: {raw:,.0f} docs/s")
+    print(f"ratio backfill / raw: {rate / raw:.2f} (target >= 0.50)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS) of this process: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

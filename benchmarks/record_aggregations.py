@@ -1,0 +1,361 @@
+"""Benchmark: the six records aggregations, full backfill and one new day.
+
+    .venv/bin/python benchmarks/record_aggregations.py [--records 10000] [--communities 50]
+
+Starts its own osmem-server (or uses INVENIO_SEARCH_HOSTS) and writes a synthetic site
+straight into the search engine: ``--records`` record documents in the rdmrecords index
+shape (versions sharing parents, files with extensions and sizes, owners, vocabulary
+values), spread over three years (2022-2024), and their membership history in
+``stats-community-events-YYYY`` (each record in 1-3 of ``--communities`` communities,
+some joining late, some removed, some deleted and restored). Nothing goes through the
+database, so the membership reconciliation is switched off.
+
+Then, each in a child process (so its peak memory is its own):
+1. backfill: ``aggregate --ignore-bookmark --end-date 2024-12-31`` (all six aggregations);
+2. incremental: one new day of records and events, then ``aggregate --end-date 2025-01-01``.
+
+Prints wall time, community-days per second, search requests per community-day (every
+request through the client transport, bulk writes included) and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date, datetime, timedelta
+
+START, END = date(2022, 1, 1), date(2024, 12, 31)
+NEW_DAY = END + timedelta(days=1)
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/5")
+DATABASE = os.environ.get(
+    "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_bench_aggs"
+)
+RESOURCE_TYPES = [
+    ("publication-article", "Journal article"),
+    ("dataset", "Dataset"),
+    ("software", "Software"),
+    ("image-photo", "Photo"),
+    ("publication-book", "Book"),
+]
+LANGUAGES = [("eng", "English"), ("fra", "French"), ("spa", "Spanish"), ("deu", "German")]
+EXTENSIONS = ["pdf", "csv", "txt", "png", "zip"]
+
+
+# --------------------------------------------------------------------------- app
+def make_app():
+    """The Invenio API app on the benchmark's engine (the database is not used)."""
+    from invenio_app.factory import create_api
+
+    return create_api(
+        SEARCH_HOSTS=ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]),
+        SQLALCHEMY_DATABASE_URI=DATABASE,
+        CACHE_REDIS_URL=REDIS,
+        CELERY_BROKER_URL=REDIS,
+        BROKER_URL=REDIS,
+        CELERY_RESULT_BACKEND=REDIS,
+        CELERY_TASK_ALWAYS_EAGER=True,
+        AUDIT_LOGS_ENABLED=False,
+        JOBS_LOGGING=False,
+        COMMUNITY_STATS_EARLIEST_DATE=START.isoformat(),
+        COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION=False,
+        COMMUNITY_STATS_TRACK_MEMBERSHIP=False,
+    )
+
+
+def start_engine():
+    """``(hosts, server)``: the environment's engine, or a fresh osmem-server."""
+    raw = os.environ.get("INVENIO_SEARCH_HOSTS")
+    if raw:
+        return ast.literal_eval(raw), None
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(freeze=False, japanese=False)
+    host, port = server.url.rsplit("//", 1)[1].split(":")
+    return [{"host": host, "port": int(port)}], server
+
+
+# --------------------------------------------------------------------------- data
+def record_doc(rng: random.Random, record_id: str, parent_id: str, owner: int, created: date):
+    """One record document in the rdmrecords index shape."""
+    files = {}
+    if rng.random() < 0.7:
+        for n in range(rng.randint(1, 4)):
+            ext = rng.choice(EXTENSIONS)
+            files[f"file{n}.{ext}"] = rng.randint(1_000, 5_000_000)
+    rt_id, rt_title = rng.choice(RESOURCE_TYPES)
+    languages = rng.sample(LANGUAGES, rng.randint(1, 2))
+    published = created - timedelta(days=rng.randint(0, 900))
+    return {
+        "uuid": record_id,
+        "id": record_id[:10],
+        "pid": {"pk": 1, "pid_type": "recid", "status": "R", "obj_type": "rec"},
+        "created": f"{created.isoformat()}T12:00:00+00:00",
+        "updated": f"{created.isoformat()}T12:00:00+00:00",
+        "is_published": True,
+        "is_deleted": False,
+        "deletion_status": "P",
+        "versions": {"index": 1, "is_latest": True},
+        "parent": {
+            "id": parent_id,
+            "access": {"owned_by": {"user": str(owner)}},
+        },
+        "access": {
+            "record": "public",
+            "files": "public",
+            "status": "open" if files else "metadata-only",
+        },
+        "files": {
+            "enabled": bool(files),
+            "count": len(files),
+            "totalbytes": sum(files.values()),
+            "entries": [
+                {"key": key, "ext": key.rsplit(".", 1)[1], "size": size}
+                for key, size in files.items()
+            ],
+        },
+        "metadata": {
+            "title": f"Record {record_id[:8]}",
+            "publication_date": published.isoformat(),
+            "publisher": f"Publisher {rng.randint(1, 30)}",
+            "resource_type": {"id": rt_id, "title": {"en": rt_title}},
+            "languages": [{"id": i, "title": {"en": t}} for i, t in languages],
+            "subjects": [
+                {"id": f"subject-{s}", "subject": f"Subject {s}", "scheme": "FAST"}
+                for s in rng.sample(range(60), rng.randint(0, 3))
+            ],
+            "rights": [{"id": "cc-by-4.0", "title": {"en": "CC BY 4.0"}}],
+            "funding": [{"funder": {"id": f"funder-{rng.randint(1, 25)}", "name": "A funder"}}]
+            if rng.random() < 0.3
+            else [],
+            "creators": [
+                {
+                    "person_or_org": {"name": "Doe, Jane", "type": "personal"},
+                    "affiliations": [{"id": f"aff-{rng.randint(1, 40)}", "name": "An institute"}],
+                }
+            ],
+        },
+    }
+
+
+def event(record_id, community_id, event_type, day: date, created: date, published: str):
+    """One membership event in the data model's shape."""
+    return {
+        "record_id": record_id,
+        "community_id": community_id,
+        "event_type": event_type,
+        "event_date": f"{day.isoformat()}T10:00:00",
+        "record_created_date": f"{created.isoformat()}T12:00:00",
+        "record_published_date": published,
+        "is_deleted": False,
+        "deleted_date": None,
+        "timestamp": datetime.now().isoformat(timespec="seconds"),
+        "updated_timestamp": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def site_documents(rng, count, communities, first: date, last: date):
+    """Yield ``(index kind, doc id, document)`` for records and their history."""
+    span = (last - first).days
+    parents: list[tuple[str, int, list[str]]] = []
+    for _ in range(count):
+        created = first + timedelta(days=rng.randint(0, span))
+        record_id = str(uuid.uuid4())
+        if parents and rng.random() < 0.2:  # a new version of an earlier record
+            parent_id, owner, chosen = rng.choice(parents)
+        else:
+            parent_id, owner = str(uuid.uuid4()), rng.randint(1, 800)
+            chosen = rng.sample(communities, rng.randint(1, 3))
+            parents.append((parent_id, owner, chosen))
+        doc = record_doc(rng, record_id, parent_id, owner, created)
+        published = doc["metadata"]["publication_date"]
+        yield "record", record_id, doc
+        yield "event", None, event(record_id, "global", "added", created, created, published)
+        for community in chosen:
+            added = created + timedelta(days=rng.choice([0, 0, 0, rng.randint(1, 90)]))
+            if added > last:
+                continue
+            yield "event", None, event(record_id, community, "added", added, created, published)
+            if rng.random() < 0.05:
+                removed = added + timedelta(days=rng.randint(1, 200))
+                if removed <= last:
+                    yield (
+                        "event",
+                        None,
+                        event(record_id, community, "removed", removed, created, published),
+                    )
+        if rng.random() < 0.02:  # deleted, sometimes restored
+            deleted = created + timedelta(days=rng.randint(1, 300))
+            if deleted <= last:
+                for community in ["global", *chosen]:
+                    yield (
+                        "event",
+                        None,
+                        event(record_id, community, "removed", deleted, created, published),
+                    )
+                    if rng.random() < 0.3 and deleted + timedelta(days=10) <= last:
+                        yield (
+                            "event",
+                            None,
+                            event(
+                                record_id,
+                                community,
+                                "added",
+                                deleted + timedelta(days=10),
+                                created,
+                                published,
+                            ),
+                        )
+
+
+def write_site(count: int, communities: list[str], first: date, last: date, seed: int) -> dict:
+    """Bulk the synthetic site into the engine; returns counts."""
+    from invenio_rdm_records.records.api import RDMRecord
+    from invenio_search import current_search_client
+    from opensearchpy.helpers import bulk
+
+    from invenio_stats_dashboard.aggregations.base import prefixed
+
+    rng = random.Random(seed)
+    counts = {"record": 0, "event": 0}
+
+    def actions():
+        for kind, doc_id, doc in site_documents(rng, count, communities, first, last):
+            counts[kind] += 1
+            if kind == "record":
+                yield {"_index": RDMRecord.index._name, "_id": doc_id, "_source": doc}
+            else:
+                index = prefixed(f"stats-community-events-{doc['event_date'][:4]}")
+                yield {"_index": index, "_source": doc}
+
+    bulk(current_search_client, actions(), chunk_size=1000, refresh=True)
+    return counts
+
+
+def setup(records: int, communities: int) -> dict:
+    """Templates, the records index and the synthetic site (parent process)."""
+    from invenio_rdm_records.records.api import RDMRecord
+    from invenio_search import current_search
+
+    for put in (
+        current_search.put_templates,
+        current_search.put_component_templates,
+        current_search.put_index_templates,
+    ):
+        list(put())
+    list(current_search.create(ignore_existing=True, index_list=[RDMRecord.index._name]))
+    ids = [str(uuid.uuid4()) for _ in range(communities)]
+    began = time.monotonic()
+    counts = write_site(records, ids, START, END, seed=7)
+    counts["seconds"] = time.monotonic() - began
+    counts["community_ids"] = ids
+    return counts
+
+
+# --------------------------------------------------------------------------- child
+def run_phase(phase: str, communities: list[str]) -> dict:
+    """Child process: run one aggregation phase, count requests, report."""
+    from invenio_search import current_search_client
+
+    from invenio_stats_dashboard.aggregations.service import run_aggregations
+
+    requests = {"n": 0}
+    transport = current_search_client.transport
+    original = transport.perform_request
+
+    def counting(*args, **kwargs):
+        requests["n"] += 1
+        return original(*args, **kwargs)
+
+    transport.perform_request = counting
+    if phase == "incremental":  # one new day: 20 records, their events
+        write_site(20, communities, NEW_DAY, NEW_DAY, seed=99)
+        requests["n"] = 0
+    began = time.monotonic()
+    if phase == "backfill":
+        report = run_aggregations(end=END, ignore_bookmark=True)
+    else:
+        report = run_aggregations(end=NEW_DAY)
+    seconds = time.monotonic() - began
+    return {
+        "seconds": seconds,
+        "documents": report.documents,
+        "requests": requests["n"],
+        "timings": report.timings,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def child_main(phase: str, communities: list[str]) -> None:
+    app = make_app()
+    with app.app_context():
+        print(json.dumps(run_phase(phase, communities)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--communities", type=int, default=50)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--community-ids", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        child_main(args.phase, json.loads(args.community_ids))
+        return
+
+    hosts, server = start_engine()
+    os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
+    try:
+        app = make_app()
+        with app.app_context():
+            site = setup(args.records, args.communities)
+        print(
+            f"site: {site['record']} records, {site['event']} membership events, "
+            f"{args.communities} communities, {START} to {END} "
+            f"(written in {site['seconds']:.1f}s)"
+        )
+        results = {}
+        for phase in ("backfill", "incremental"):
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--phase",
+                    phase,
+                    "--community-ids",
+                    json.dumps(site["community_ids"]),
+                ],
+                capture_output=True,
+                text=True,
+                env=os.environ.copy(),
+            )
+            if completed.returncode:
+                sys.exit(f"{phase} failed:\n{completed.stderr[-3000:]}")
+            results[phase] = json.loads(completed.stdout.strip().splitlines()[-1])
+        for phase, result in results.items():
+            community_days = result["documents"]
+            print(f"\n{phase}:")
+            print(f"  wall time              {result['seconds']:10.1f} s")
+            print(f"  documents written      {community_days:10d}  (community-days x aggregations)")
+            print(f"  community-days / s     {community_days / result['seconds']:10.0f}")
+            print(f"  search requests        {result['requests']:10d}")
+            print(f"  requests/community-day {result['requests'] / max(community_days, 1):10.4f}")
+            print(f"  peak RSS               {result['max_rss_mb']:10.0f} MB")
+            for name, seconds in sorted(result["timings"].items()):
+                print(f"    {name:<40} {seconds:8.1f} s")
+        share = results["incremental"]["seconds"] / results["backfill"]["seconds"]
+        print(f"\nincremental / backfill time: {share:.1%}")
+    finally:
+        if server is not None:
+            server.close()
+
+
+if __name__ == "__main__":
+    main()

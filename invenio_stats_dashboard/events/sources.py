@@ -1,0 +1,200 @@
+"""Where a record's current membership comes from: the records index or the database."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from invenio_db import db
+from invenio_rdm_records.records.api import RDMRecord
+from invenio_rdm_records.records.models import (
+    RDMParentCommunity,
+    RDMParentMetadata,
+    RDMRecordMetadata,
+)
+from invenio_requests.records.models import RequestMetadata
+from invenio_search import current_search_client
+
+from .model import Evidence, RecordState, first_day, parse_datetime
+
+DELETED_STATUSES = {"D", "X"}
+"""RDM deletion statuses of a tombstoned record (deleted, marked for purge)."""
+
+_RECORD_SOURCE = [
+    "id",
+    "parent.uuid",
+    "parent.communities.ids",
+    "created",
+    "updated",
+    "metadata.publication_date",
+    "deletion_status",
+    "tombstone.removal_date",
+]
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which records a backfill or status run covers.
+
+    ``community_ids``: member of any (UUIDs); ``record_ids``: record UUIDs or PID values;
+    ``start`` / ``end``: ``created`` day range, both inclusive.
+    """
+
+    community_ids: tuple[str, ...] = ()
+    record_ids: tuple[str, ...] = ()
+    start: date | None = None
+    end: date | None = None
+
+    def query(self) -> dict:
+        """The records-index query of this filter."""
+        filters: list[dict] = []
+        if self.community_ids:
+            filters.append({"terms": {"parent.communities.ids": list(self.community_ids)}})
+        if self.record_ids:
+            uuids = [value for value in self.record_ids if _is_uuid(value)]
+            should = [{"terms": {"id": list(self.record_ids)}}]
+            if uuids:
+                should.append({"ids": {"values": uuids}})
+            filters.append({"bool": {"should": should, "minimum_should_match": 1}})
+        if self.start or self.end:
+            created: dict = {}
+            if self.start:
+                created["gte"] = self.start.isoformat()
+            if self.end:
+                created["lt"] = (self.end + timedelta(days=1)).isoformat()
+            filters.append({"range": {"created": created}})
+        return {"bool": {"filter": filters}} if filters else {"match_all": {}}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def records_alias() -> str:
+    """The published-records alias (deleted records included)."""
+    return RDMRecord.index.search_alias
+
+
+def count_records(record_filter: RecordFilter) -> int:
+    """Number of records the filter covers (one request)."""
+    response = current_search_client.count(
+        index=records_alias(), body={"query": record_filter.query()}
+    )
+    return response["count"]
+
+
+def state_from_hit(hit: Mapping) -> RecordState:
+    """A record's state from its records-index document."""
+    src = hit["_source"]
+    parent = src.get("parent") or {}
+    deleted = src.get("deletion_status") in DELETED_STATUSES
+    tombstone = src.get("tombstone") or {}
+    return RecordState(
+        record_id=hit["_id"],
+        parent_id=parent.get("uuid"),
+        communities=frozenset((parent.get("communities") or {}).get("ids") or ()),
+        created=parse_datetime(src["created"]),
+        published_date=first_day((src.get("metadata") or {}).get("publication_date")),
+        deleted=deleted,
+        deleted_date=parse_datetime(tombstone.get("removal_date")) if deleted else None,
+        updated=parse_datetime(src.get("updated")),
+    )
+
+
+def scan_record_states(record_filter: RecordFilter, batch_size: int) -> Iterator[list[RecordState]]:
+    """Batches of record states from the records index, by ``search_after``.
+
+    One search request per batch; memory holds one batch.
+    """
+    body = {
+        "query": record_filter.query(),
+        "sort": [{"id": "asc"}],
+        "size": batch_size,
+        "_source": _RECORD_SOURCE,
+    }
+    while True:
+        response = current_search_client.search(index=records_alias(), body=body)
+        hits = response["hits"]["hits"]
+        if hits:
+            yield [state_from_hit(hit) for hit in hits]
+        if len(hits) < batch_size:
+            return
+        body["search_after"] = hits[-1]["sort"]
+
+
+def load_evidence(states: Iterable[RecordState]) -> dict[str, Evidence]:
+    """Per parent id: accepted-request times per community and the parent's last change.
+
+    Two SQL queries for the whole batch.
+    """
+    parent_ids = {state.parent_id for state in states if state.parent_id}
+    if not parent_ids:
+        return {}
+    keys = [uuid.UUID(str(pid)) for pid in parent_ids if _is_uuid(pid)]
+    if not keys:
+        return {}
+    requests: dict[str, dict[str, datetime]] = defaultdict(dict)
+    rows = (
+        db.session.query(
+            RDMParentCommunity.record_id,
+            RDMParentCommunity.community_id,
+            RequestMetadata.updated,
+            RequestMetadata.json,
+        )
+        .join(RequestMetadata, RequestMetadata.id == RDMParentCommunity.request_id)
+        .filter(RDMParentCommunity.record_id.in_(keys))
+    )
+    for parent_id, community_id, updated, data in rows:
+        if (data or {}).get("status") == "accepted":
+            requests[str(parent_id)][str(community_id)] = parse_datetime(updated)
+    parents = db.session.query(RDMParentMetadata.id, RDMParentMetadata.updated).filter(
+        RDMParentMetadata.id.in_(keys)
+    )
+    return {
+        str(parent_id): Evidence(
+            request_times=requests.get(str(parent_id), {}),
+            parent_updated=parse_datetime(updated),
+        )
+        for parent_id, updated in parents
+    }
+
+
+def record_states_of_parents(parent_ids: Iterable[str]) -> list[RecordState]:
+    """Current state of every published version of the given parents (database)."""
+    keys = [uuid.UUID(str(pid)) for pid in set(parent_ids)]
+    if not keys:
+        return []
+    members: dict[str, set[str]] = defaultdict(set)
+    for parent_id, community_id in db.session.query(
+        RDMParentCommunity.record_id, RDMParentCommunity.community_id
+    ).filter(RDMParentCommunity.record_id.in_(keys)):
+        members[str(parent_id)].add(str(community_id))
+    states = []
+    rows = RDMRecordMetadata.query.filter(
+        RDMRecordMetadata.parent_id.in_(keys), RDMRecordMetadata.is_deleted.is_(False)
+    )
+    for row in rows:
+        data = row.json or {}
+        status = getattr(row.deletion_status, "value", row.deletion_status)
+        deleted = status in DELETED_STATUSES
+        tombstone = data.get("tombstone") or {}
+        states.append(
+            RecordState(
+                record_id=str(row.id),
+                parent_id=str(row.parent_id),
+                communities=frozenset(members.get(str(row.parent_id), ())),
+                created=parse_datetime(row.created),
+                published_date=first_day((data.get("metadata") or {}).get("publication_date")),
+                deleted=deleted,
+                deleted_date=parse_datetime(tombstone.get("removal_date")) if deleted else None,
+                updated=parse_datetime(row.updated),
+            )
+        )
+    return states

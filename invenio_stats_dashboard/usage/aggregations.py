@@ -1,0 +1,540 @@
+"""Usage aggregations: ``stats-community-usage-delta`` and ``stats-community-usage-snapshot``.
+
+Both are computed together (registry batch ``"usage"``) from ONE sorted pass over the
+enriched view and download events of the run's range (``search_after`` pages on
+``[timestamp, _id]``), whatever the number of communities: an event counts for every
+community in its ``community_ids`` (membership on the event's day, set at enrichment)
+and for "global". Events flagged ``is_robot`` are left out; machines are counted.
+
+- delta (one document per community per day): ``total_events``, ``total_volume``
+  (downloads), and the day's distinct visitors, records, parents and files;
+- snapshot (cumulative up to the day): sums of events and volume, *true* distinct
+  records, parents and files since the series start, and ``unique_visitors`` as
+  visitor-days (invenio-stats salts visitor ids per day, so a visitor cannot be followed
+  across days: the cumulative figure is the sum of the daily distinct visitors).
+
+Subcounts (``COMMUNITY_STATS_USAGE_SUBCOUNTS``) split the same metrics by the enriched
+fields, plus country and referrer host. A series starts at the community's first day with
+a (non-robot) enriched event ("global": the first event overall) and has a document for
+every day up to the run's end, zeros included. Memory: one day of events at a time, plus
+the distinct record/parent/file ids per community (and subcount value) for the snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app
+from invenio_search import current_search_client
+from invenio_search.engine import search as search_engine
+
+from ..aggregations.base import (
+    GLOBAL,
+    Aggregator,
+    CommunityOutcome,
+    RunContext,
+    doc_id,
+    register,
+)
+from . import indices
+
+# --------------------------------------------------------------------------- subcounts
+
+
+def _label(value) -> str | None:
+    if isinstance(value, dict):
+        return value.get("en") or next((v for v in value.values() if isinstance(v, str)), None)
+    return value if isinstance(value, str) else None
+
+
+def _items(event: dict, field_name: str, id_keys, label_keys) -> list[tuple[str, str | None]]:
+    values = event.get(field_name) or []
+    if isinstance(values, dict):
+        values = [values]
+    out = []
+    for item in values:
+        if not isinstance(item, dict):
+            continue
+        key = next((item[k] for k in id_keys if item.get(k)), None)
+        if key:
+            label = next((_label(item[k]) for k in label_keys if item.get(k)), None)
+            out.append((str(key), label))
+    return out
+
+
+def _plain(event: dict, field_name: str) -> list[tuple[str, str | None]]:
+    values = event.get(field_name)
+    if values in (None, "", []):
+        return []
+    values = values if isinstance(values, list) else [values]
+    return [(str(v), str(v)) for v in values if v not in (None, "")]
+
+
+def _referrer(event: dict) -> list[tuple[str, str | None]]:
+    referrer = event.get("referrer")
+    if not referrer:
+        return []
+    host = urlsplit(referrer).netloc or referrer
+    return [(host.lower(), host.lower())]
+
+
+SUBCOUNT_SOURCES: dict[str, Callable[[dict], list[tuple[str, str | None]]]] = {
+    "resource_types": lambda e: _items(e, "resource_type", ("id",), ("title",)),
+    "access_statuses": lambda e: _plain(e, "access_status"),
+    "file_types": lambda e: _plain(e, "file_types"),
+    "languages": lambda e: _items(e, "languages", ("id",), ("title",)),
+    "subjects": lambda e: _items(e, "subjects", ("id", "subject"), ("subject",)),
+    "rights": lambda e: _items(e, "rights", ("id", "title"), ("title",)),
+    "funders": lambda e: _items(e, "funders", ("id", "name"), ("name",)),
+    "periodicals": lambda e: _plain(e, "journal_title"),
+    "publishers": lambda e: _plain(e, "publisher"),
+    "affiliations": lambda e: _items(e, "affiliations", ("id", "name"), ("name",)),
+    "countries": lambda e: _plain(e, "country"),
+    "referrers": _referrer,
+}
+"""Subcount key -> the ``(id, label)`` values an enriched event carries."""
+
+SOURCE_FIELDS = [
+    "timestamp",
+    "community_ids",
+    "visitor_id",
+    "record_id",
+    "recid",
+    "parent_id",
+    "parent_recid",
+    "file_id",
+    "file_key",
+    "size",
+    "resource_type",
+    "access_status",
+    "file_types",
+    "languages",
+    "subjects",
+    "rights",
+    "funders",
+    "journal_title",
+    "publisher",
+    "affiliations",
+    "country",
+    "referrer",
+]
+
+
+def subcount_kinds() -> dict[str, str]:
+    """Active usage subcount keys and their kind ("all" or "top")."""
+    configured = current_app.config.get("COMMUNITY_STATS_USAGE_SUBCOUNTS") or {}
+    return {k: v for k, v in configured.items() if k in SUBCOUNT_SOURCES}
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class DayMetrics:
+    """One event type's counters for one community (or subcount value) on one day."""
+
+    __slots__ = ("events", "visitors", "records", "parents", "files", "volume")
+
+    def __init__(self):
+        self.events = 0
+        self.visitors: set = set()
+        self.records: set = set()
+        self.parents: set = set()
+        self.files: set = set()
+        self.volume = 0.0
+
+    def add(self, event: dict, download: bool) -> None:
+        """Count one event."""
+        self.events += 1
+        if event.get("visitor_id"):
+            self.visitors.add(event["visitor_id"])
+        record = event.get("record_id") or event.get("recid")
+        if record:
+            self.records.add(record)
+        parent = event.get("parent_id") or event.get("parent_recid")
+        if parent:
+            self.parents.add(parent)
+        if download:
+            file_id = event.get("file_id") or (record, event.get("file_key"))
+            self.files.add(file_id)
+            self.volume += float(event.get("size") or 0)
+
+    def doc(self, download: bool) -> dict:
+        """The delta metrics."""
+        out = {
+            "total_events": self.events,
+            "unique_visitors": len(self.visitors),
+            "unique_records": len(self.records),
+            "unique_parents": len(self.parents),
+        }
+        if download:
+            out["unique_files"] = len(self.files)
+            out["total_volume"] = self.volume
+        return out
+
+
+class Cumulative:
+    """One event type's counters from the series start (snapshot)."""
+
+    __slots__ = ("events", "visitor_days", "records", "parents", "files", "volume")
+
+    def __init__(self):
+        self.events = 0
+        self.visitor_days = 0
+        self.records: set = set()
+        self.parents: set = set()
+        self.files: set = set()
+        self.volume = 0.0
+
+    def absorb(self, day: DayMetrics) -> None:
+        """Add one day."""
+        self.events += day.events
+        self.visitor_days += len(day.visitors)
+        self.records |= day.records
+        self.parents |= day.parents
+        self.files |= day.files
+        self.volume += day.volume
+
+    def doc(self, download: bool) -> dict:
+        """The snapshot metrics."""
+        out = {
+            "total_events": self.events,
+            "unique_visitors": self.visitor_days,
+            "unique_records": len(self.records),
+            "unique_parents": len(self.parents),
+        }
+        if download:
+            out["unique_files"] = len(self.files)
+            out["total_volume"] = self.volume
+        return out
+
+
+def _pair(cls) -> dict:
+    return {"view": cls(), "download": cls()}
+
+
+@dataclass
+class CommunityState:
+    """A community's counters: the current day's, and the cumulative ones."""
+
+    day: dict = field(default_factory=lambda: _pair(DayMetrics))
+    day_sub: dict = field(default_factory=dict)
+    total: dict = field(default_factory=lambda: _pair(Cumulative))
+    total_sub: dict = field(default_factory=dict)
+
+    def add(self, event: dict, download: bool, values: dict[str, list]) -> None:
+        """Count an event of the current day."""
+        kind = "download" if download else "view"
+        self.day[kind].add(event, download)
+        for key, items in values.items():
+            bucket = self.day_sub.setdefault(key, {})
+            for value, _ in items:
+                metrics = bucket.get(value)
+                if metrics is None:
+                    metrics = bucket[value] = _pair(DayMetrics)
+                metrics[kind].add(event, download)
+
+    def close_day(self) -> None:
+        """Fold the current day into the cumulative counters and start a new day."""
+        for kind in ("view", "download"):
+            self.total[kind].absorb(self.day[kind])
+        for key, bucket in self.day_sub.items():
+            totals = self.total_sub.setdefault(key, {})
+            for value, metrics in bucket.items():
+                cumulative = totals.get(value)
+                if cumulative is None:
+                    cumulative = totals[value] = _pair(Cumulative)
+                for kind in ("view", "download"):
+                    cumulative[kind].absorb(metrics[kind])
+        self.day = _pair(DayMetrics)
+        self.day_sub = {}
+
+
+def _subcount_docs(buckets: dict, kinds: dict, labels: dict, limit: int) -> dict:
+    out = {}
+    for key, kind in kinds.items():
+        bucket = buckets.get(key) or {}
+        items = sorted(
+            bucket.items(),
+            key=lambda kv: (-(kv[1]["view"].events + kv[1]["download"].events), kv[0]),
+        )
+        if kind == "top":
+            items = items[:limit]
+        out[key] = [
+            {
+                "id": value,
+                "label": labels.get((key, value)) or value,
+                "view": metrics["view"].doc(False),
+                "download": metrics["download"].doc(True),
+            }
+            for value, metrics in items
+        ]
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def event_indices() -> str:
+    """Both enriched patterns (views and downloads)."""
+    return f"{indices.enriched_pattern('view')},{indices.enriched_pattern('download')}"
+
+
+def _filter(community_ids: list[str], start: date | None = None, end: date | None = None):
+    filters = []
+    communities = [c for c in community_ids if c != GLOBAL]
+    if GLOBAL not in community_ids:
+        filters.append({"terms": {"community_ids": communities}})
+    if start or end:
+        span = {}
+        if start:
+            span["gte"] = start.isoformat()
+        if end:
+            span["lt"] = (end + timedelta(days=1)).isoformat()
+        filters.append({"range": {"timestamp": span}})
+    return {"bool": {"filter": filters, "must_not": [{"term": {"is_robot": True}}]}}
+
+
+class UsageReader:
+    """Search requests of one run (counted, for the benchmarks)."""
+
+    def __init__(self, page_size: int):
+        self.page_size = page_size
+        self.requests = 0
+
+    def _search(self, body: dict) -> dict:
+        self.requests += 1
+        return current_search_client.search(
+            index=event_indices(),
+            body=body,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+
+    def first_days(self, community_ids: list[str]) -> dict[str, date]:
+        """First day with a non-robot enriched event, per community (and global)."""
+        found: dict[str, date] = {}
+        wanted = {c for c in community_ids if c != GLOBAL}
+        body = {
+            "size": 0,
+            "query": _filter(community_ids),
+            "aggs": {
+                "first": {"min": {"field": "timestamp"}},
+                "by": {
+                    "composite": {
+                        "size": 1000,
+                        "sources": [{"c": {"terms": {"field": "community_ids"}}}],
+                    },
+                    "aggs": {"first": {"min": {"field": "timestamp"}}},
+                },
+            },
+        }
+        while True:
+            aggs = self._search(body).get("aggregations") or {}
+            if GLOBAL in community_ids and (aggs.get("first") or {}).get("value") is not None:
+                found[GLOBAL] = _day_of(aggs["first"]["value"])
+            buckets = (aggs.get("by") or {}).get("buckets") or []
+            for bucket in buckets:
+                community = bucket["key"]["c"]
+                if community in wanted and bucket["first"]["value"] is not None:
+                    found[community] = _day_of(bucket["first"]["value"])
+            after = (aggs.get("by") or {}).get("after_key")
+            if not buckets or not after:
+                return found
+            body["aggs"]["by"]["composite"]["after"] = after
+            body["aggs"].pop("first", None)
+
+    def stream(self, community_ids: list[str], start: date, end: date) -> Iterator[tuple]:
+        """``(day, event, is_download)`` in time order over ``[start, end]``."""
+        body = {
+            "size": self.page_size,
+            "query": _filter(community_ids, start, end),
+            "sort": [{"timestamp": "asc"}, {"_id": "asc"}],
+            "_source": SOURCE_FIELDS,
+        }
+        while True:
+            hits = self._search(body)["hits"]["hits"]
+            for hit in hits:
+                event = hit["_source"]
+                yield (
+                    date.fromisoformat(str(event["timestamp"])[:10]),
+                    event,
+                    "file-download" in hit["_index"],
+                )
+            if len(hits) < self.page_size:
+                return
+            body["search_after"] = hits[-1]["sort"]
+
+
+def _day_of(millis: float) -> date:
+    return datetime.fromtimestamp(millis / 1000, UTC).date()
+
+
+# --------------------------------------------------------------------------- aggregators
+
+
+class UsageAggregator(Aggregator):
+    """Shared run of the usage delta and snapshot (one pass over the events)."""
+
+    batch = "usage"
+
+    def run(self, ctx: RunContext, community_ids: list[str]) -> dict[str, CommunityOutcome]:
+        """Run this aggregation alone."""
+        return self.run_batch([self], ctx, community_ids)[self.name]
+
+    @classmethod
+    def run_batch(
+        cls, aggregators: list[Aggregator], ctx: RunContext, community_ids: list[str]
+    ) -> dict[str, dict[str, CommunityOutcome]]:
+        """Compute the usage aggregations of all given communities in one pass."""
+        return UsageRun(aggregators, ctx, community_ids).run()
+
+
+class UsageDeltaAggregator(UsageAggregator):
+    """Views and downloads per community per day."""
+
+    name = "community-usage-delta"
+    index = "stats-community-usage-delta"
+    query_type = "community-usage-delta"
+    short_name = "usage-delta"
+    kind = "delta"
+    date_field = "period_start"
+    order = 70
+
+
+class UsageSnapshotAggregator(UsageAggregator):
+    """Cumulative views and downloads per community up to each day."""
+
+    name = "community-usage-snapshot"
+    index = "stats-community-usage-snapshot"
+    query_type = "community-usage-snapshot"
+    short_name = "usage-snapshot"
+    kind = "snapshot"
+    date_field = "snapshot_date"
+    depends_on = "community-usage-delta"
+    order = 71
+
+
+class UsageRun:
+    """One run of the usage aggregators over a set of communities."""
+
+    def __init__(self, aggregators: list[Aggregator], ctx: RunContext, community_ids: list[str]):
+        self.ctx = ctx
+        self.community_ids = list(community_ids)
+        self.delta = next((a for a in aggregators if a.kind == "delta"), None)
+        self.snapshot = next((a for a in aggregators if a.kind == "snapshot"), None)
+        cfg = current_app.config
+        self.reader = UsageReader(int(cfg.get("COMMUNITY_STATS_USAGE_PAGE_SIZE") or 5000))
+        self.kinds = subcount_kinds()
+        self.limit = int(cfg.get("COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT") or 20)
+        self.bulk_size = int(cfg.get("COMMUNITY_STATS_AGGREGATION_BULK_SIZE") or 500)
+        self.labels: dict = {}
+
+    def windows(self, first_days: dict[str, date]) -> tuple[dict, dict]:
+        """Delta and snapshot windows per community (the snapshot follows the delta)."""
+        delta_windows, snapshot_windows = {}, {}
+        for cid in self.community_ids:
+            first = first_days.get(cid)
+            if self.delta is not None:
+                window = self.ctx.window(self.delta, cid, first)
+                if window is not None:
+                    delta_windows[cid] = window
+                    # what finish() will record once the delta is written (the snapshot
+                    # of this run may then go as far)
+                    self.ctx.reached[(self.delta.name, cid)] = window.end
+            if self.snapshot is not None:
+                window = self.ctx.window(self.snapshot, cid, first)
+                if window is not None:
+                    snapshot_windows[cid] = window
+        return delta_windows, snapshot_windows
+
+    def run(self) -> dict[str, dict[str, CommunityOutcome]]:
+        """Read once, write both aggregations, move the bookmarks."""
+        results = {a.name: {} for a in (self.delta, self.snapshot) if a is not None}
+        first_days = self.reader.first_days(self.community_ids)
+        delta_windows, snapshot_windows = self.windows(first_days)
+        if not delta_windows and not snapshot_windows:
+            return results
+        starts = [w.start for w in delta_windows.values()]
+        starts += [first_days[c] for c in snapshot_windows]
+        start = min(starts)
+        end = max(w.end for w in [*delta_windows.values(), *snapshot_windows.values()])
+        active = sorted(set(delta_windows) | set(snapshot_windows))
+        counts = {name: dict.fromkeys(active, 0) for name in results}
+        actions = self.actions(start, end, active, delta_windows, snapshot_windows, counts)
+        for ok, item in search_engine.helpers.streaming_bulk(
+            current_search_client, actions, chunk_size=self.bulk_size, max_retries=3
+        ):
+            if not ok:
+                raise RuntimeError(f"usage aggregation write failed: {item}")
+        for aggregator, windows in ((self.delta, delta_windows), (self.snapshot, snapshot_windows)):
+            if aggregator is None:
+                continue
+            current_search_client.indices.refresh(index=aggregator.alias)
+            for cid, window in windows.items():
+                results[aggregator.name][cid] = self.ctx.finish(
+                    aggregator, cid, window, counts[aggregator.name][cid]
+                )
+        return results
+
+    def actions(self, start, end, active, delta_windows, snapshot_windows, counts):
+        """Bulk actions for every day of ``[start, end]``, day by day."""
+        states = {cid: CommunityState() for cid in active}
+        wanted = set(active)
+        stream = self.reader.stream(active, start, end)
+        pending = next(stream, None)
+        day = start
+        now = datetime.now(UTC).isoformat()
+        while day <= end:
+            while pending is not None and pending[0] == day:
+                _, event, download = pending
+                values = {key: SUBCOUNT_SOURCES[key](event) for key in self.kinds}
+                for key, items in values.items():
+                    for value, label in items:
+                        if label and (key, value) not in self.labels:
+                            self.labels[(key, value)] = label
+                targets = wanted.intersection(event.get("community_ids") or [])
+                if GLOBAL in wanted:
+                    targets.add(GLOBAL)
+                for cid in targets:
+                    states[cid].add(event, download, values)
+                pending = next(stream, None)
+            for cid in active:
+                state = states[cid]
+                window = delta_windows.get(cid)
+                if window and window.start <= day <= window.end:
+                    counts[self.delta.name][cid] += 1
+                    yield self._doc(self.delta, cid, day, now, state.day, state.day_sub, True)
+                state.close_day()
+                window = snapshot_windows.get(cid)
+                if window and window.start <= day <= window.end:
+                    counts[self.snapshot.name][cid] += 1
+                    yield self._doc(
+                        self.snapshot, cid, day, now, state.total, state.total_sub, False
+                    )
+            self.ctx.heartbeat()
+            day += timedelta(days=1)
+
+    def _doc(self, aggregator, cid, day, now, totals, subcounts, delta: bool) -> dict:
+        source = {"timestamp": now, "updated_timestamp": now, "community_id": cid}
+        if delta:
+            source["period_start"] = day.isoformat()
+            source["period_end"] = day.isoformat()
+        else:
+            source["snapshot_date"] = day.isoformat()
+        source["totals"] = {
+            "view": totals["view"].doc(False),
+            "download": totals["download"].doc(True),
+        }
+        source["subcounts"] = _subcount_docs(subcounts, self.kinds, self.labels, self.limit)
+        return {
+            "_index": aggregator.index_for(day),
+            "_id": doc_id(cid, day),
+            "_source": source,
+        }
+
+
+register(UsageDeltaAggregator())
+register(UsageSnapshotAggregator())

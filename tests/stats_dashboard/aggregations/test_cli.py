@@ -1,0 +1,293 @@
+"""``invenio community-stats aggregate | status | read | destroy-indices``, errors included."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from invenio_search import current_search_client
+
+from invenio_stats_dashboard.aggregations.base import prefixed
+from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+from invenio_stats_dashboard.aggregations.service import aggregation_lock
+from invenio_stats_dashboard.cli import cli
+
+from .conftest import RUN_END
+from .expected import Truth, assert_matches, expected_documents
+
+
+@pytest.fixture(scope="module")
+def runner(app):
+    return app.test_cli_runner()
+
+
+def invoke(runner, *args, input=None):
+    return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture()
+def config(app):
+    """Set config values for one test."""
+    saved = {}
+
+    def _set(**values):
+        for key, value in values.items():
+            saved.setdefault(key, app.config.get(key))
+            app.config[key] = value
+
+    yield _set
+    app.config.update(saved)
+
+
+def test_aggregate_errors(site, runner, config):
+    result = invoke(runner, "aggregate", "--eager", "--community-id", "no-such-community")
+    assert result.exit_code == 2
+    assert "Community not found: no-such-community" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    result = invoke(runner, "aggregate", "--eager", "--start-date", "2024-13-01")
+    assert result.exit_code == 2
+    assert "'2024-13-01' is not a date as YYYY-MM-DD" in result.stderr
+
+    result = invoke(
+        runner, "aggregate", "--eager", "--start-date", "2024-02-01", "--end-date", "2024-01-01"
+    )
+    assert result.exit_code == 2
+    assert "is after the end date" in result.stderr
+
+    config(COMMUNITY_STATS_ENABLED=False)
+    for command in (["aggregate", "--eager"], ["status"], ["read"], ["destroy-indices"]):
+        result = invoke(runner, *command)
+        assert result.exit_code == 1, command
+        assert "COMMUNITY_STATS_ENABLED is False" in result.stderr
+    config(COMMUNITY_STATS_ENABLED=True, COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=False)
+    result = invoke(runner, "aggregate", "--eager", "--end-date", "2024-01-01")
+    assert result.exit_code == 1
+    assert "use --force" in result.stderr
+    assert not current_search_client.indices.exists(
+        index=prefixed("stats-community-records-delta-created")
+    )
+
+    with aggregation_lock():
+        result = invoke(runner, "aggregate", "--eager", "--force")
+    assert result.exit_code == 1
+    assert "Another aggregation run is in progress" in result.stderr
+
+
+def test_aggregate_eager_by_slug_then_all(site, runner, config):
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=False)
+    result = invoke(
+        runner,
+        "aggregate",
+        "--eager",
+        "--force",
+        "--verbose",
+        "--community-id",
+        site.slugs["A"],
+        "--end-date",
+        RUN_END.isoformat(),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "bypassing the COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED check" in result.stderr
+    assert "Aggregated 1 communities" in result.stdout
+    assert "community-records-snapshot-published" in result.stdout  # --verbose timings
+    store = BookmarkStore()
+    assert store.get("community-records-delta-added", site.community_id("A")) == RUN_END
+    assert store.get("community-records-delta-added", "global") is None
+    assert_matches(site, Truth(site), communities=("A",))
+
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=True)
+    # non-eager: through the Celery task (eager Celery in tests), by UUID and for all
+    result = invoke(runner, "aggregate", "--end-date", RUN_END.isoformat())
+    assert result.exit_code == 0, result.stderr
+    assert "queued as Celery task" in result.stdout
+    assert_matches(site, Truth(site))
+
+
+def test_status_concise_and_verbose(site, runner):
+    truth = Truth(site)
+    result = invoke(runner, "status", "-c", site.slugs["B"], "-c", "global")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Community: {site.slugs['B']} ({site.community_id('B')})"
+    assert "Community: Global (all records)" in lines
+    days_since = (date.today() - RUN_END).days
+    delta_line = next(line for line in lines if line.startswith("delta-created "))
+    assert delta_line.endswith(f"({days_since}d ago)")
+    for kind in ("delta", "snapshot"):
+        for basis in ("created", "published", "added"):
+            line = next(line for line in lines if line.startswith(f"{kind}-{basis} "))
+            assert "% (" in line and "[No" not in line
+
+    result = invoke(runner, "status", "--community-id", site.community_id("B"), "--verbose")
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    start = truth.series_start("B", "published", RUN_END)
+    expected_count = (RUN_END - start).days + 1
+    block = text[text.index("delta-published (") :]
+    assert f"Bookmark:          {RUN_END.isoformat()}" in block
+    assert f"Documents:         {expected_count}" in block
+    assert f"First document:    {start.isoformat()}" in block
+    assert f"Last document:     {RUN_END.isoformat()}" in block
+    assert f"Days since last:   {days_since}" in block
+    share = int(expected_count / ((date.today() - start).days + 1) * 100)
+    assert f"] {share}%" in block
+
+    result = invoke(runner, "status", "-c", "nope")
+    assert result.exit_code == 2
+    assert "Community not found: nope" in result.stderr
+
+
+def test_read(site, runner):
+    truth = Truth(site)
+    start, end = date(2024, 1, 10), date(2024, 1, 14)
+    result = invoke(
+        runner,
+        "read",
+        "--community-id",
+        site.slugs["C"],
+        "--query-type",
+        "community-record-snapshot-added",
+        "--start-date",
+        start.isoformat(),
+        "--end-date",
+        end.isoformat(),
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["community_id"] == site.community_id("C")
+    documents = payload["results"]["community-record-snapshot-added"]
+    expected = expected_documents(truth, "C", "snapshot", "added", RUN_END)
+    assert [d["snapshot_date"] for d in documents] == [
+        (start + timedelta(days=n)).isoformat() for n in range(5)
+    ]
+    for document in documents:
+        day = date.fromisoformat(document["snapshot_date"])
+        for key in ("timestamp", "updated_timestamp", "community_id"):
+            document.pop(key)
+        assert document == expected[day]
+
+    # the meta-query: every query type, readable text
+    result = invoke(runner, "read", "--start-date", "2024-01-12", "--end-date", "2024-01-13")
+    assert result.exit_code == 0, result.stderr
+    for kind in ("delta", "snapshot"):
+        for basis in ("created", "published", "added"):
+            assert f"== community-record-{kind}-{basis} (2 days)" in result.stdout
+    snapshot = expected_documents(truth, "global", "snapshot", "created", RUN_END)
+    total = snapshot[date(2024, 1, 13)]["total_records"]["with_files"]
+    line = next(
+        line
+        for line in result.stdout.split("== community-record-snapshot-created")[1].splitlines()
+        if line.strip().startswith("total_records.with_files")
+    )
+    assert line.split()[-1] == str(total)
+
+    result = invoke(runner, "read", "--format", "json")  # yesterday..today: nothing yet
+    assert result.exit_code == 0
+    assert all(docs == [] for docs in json.loads(result.stdout)["results"].values())
+
+    result = invoke(runner, "read", "--query-type", "community-record-delta-nope")
+    assert result.exit_code == 2
+    assert "unknown query type" in result.stderr
+    result = invoke(runner, "read", "--community-id", "nope")
+    assert result.exit_code == 2
+    result = invoke(runner, "read", "--start-date", "2024-01-05", "--end-date", "2024-01-01")
+    assert result.exit_code == 2
+
+
+def test_aggregate_background(site, runner, app, search_hosts, tmp_path, monkeypatch):
+    """A real detached process (committed data, config through INVENIO_* variables)."""
+    import time
+
+    from invenio_stats_dashboard.processes.manager import ProcessManager
+
+    community_id = site.community_id("B")
+    store = BookmarkStore()
+    for aggregator in ("community-records-delta-added", "community-records-snapshot-added"):
+        store.set(aggregator, community_id, date(2024, 1, 5))
+    env = {
+        "INVENIO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "INVENIO_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "INVENIO_SEARCH_HOSTS": repr(search_hosts),
+        "INVENIO_SEARCH_INDEX_PREFIX": repr(app.config.get("SEARCH_INDEX_PREFIX", "")),
+        "INVENIO_CACHE_REDIS_URL": app.config["CACHE_REDIS_URL"],
+        "INVENIO_COMMUNITY_STATS_EARLIEST_DATE": repr(app.config["COMMUNITY_STATS_EARLIEST_DATE"]),
+        "INVENIO_COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT": "2",
+        "INVENIO_COMMUNITY_STATS_TRACK_MEMBERSHIP": "False",
+        "INVENIO_COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION": "False",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    pid_dir = tmp_path / "pids"
+    result = invoke(
+        runner,
+        "aggregate-background",
+        "--community-id",
+        site.slugs["B"],
+        "--end-date",
+        RUN_END.isoformat(),
+        "--pid-dir",
+        str(pid_dir),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "Started aggregation (PID" in result.stdout
+    manager = ProcessManager(pid_dir)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        info = manager.info("aggregation")
+        if info and info.state in ("completed", "failed", "stale"):
+            break
+        time.sleep(0.5)
+    log = "\n".join(manager.tail_log("aggregation", 40))
+    assert info.state == "completed", log
+    assert BookmarkStore().get("community-records-delta-added", community_id) == RUN_END
+    assert_matches(site, Truth(site), communities=("B",))
+
+    result = invoke(runner, "aggregate-background", "--end-date", "2024-13-01")
+    assert result.exit_code == 2
+
+
+def test_destroy_indices(site, runner):
+    kept = [
+        prefixed("events-stats-record-view-2024-01"),  # raw usage events
+        prefixed("stats-record-view-2024"),  # invenio-stats per-record aggregation
+        prefixed("stats-bookmarks"),  # invenio-stats' own bookmarks
+    ]
+    for name in kept:
+        current_search_client.indices.create(index=name, ignore=[400])
+    enriched = prefixed("events-stats-record-view-2024-01-v2.0.0")
+    current_search_client.indices.create(index=enriched, ignore=[400])
+
+    result = invoke(runner, "destroy-indices", input="n\n")
+    assert result.exit_code == 1  # aborted
+    assert prefixed("stats-community-records-delta-created-2024") in result.stdout
+    assert enriched in result.stdout
+    assert prefixed("stats-bookmarks-community-v1") in result.stdout
+    listed = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    for name in kept:
+        assert name not in listed
+    assert current_search_client.indices.exists(index=enriched)
+
+    result = invoke(runner, "destroy-indices", "--yes-i-know")
+    assert result.exit_code == 0, result.stderr
+    for pattern in (
+        "stats-community-*",
+        "stats-bookmarks-community-*",
+        "events-stats-*-v2.0.0",
+    ):
+        assert not current_search_client.indices.get(
+            index=prefixed(pattern), ignore_unavailable=True
+        )
+    for name in kept:
+        assert current_search_client.indices.exists(index=name)
+
+    result = invoke(runner, "status", "-c", "global")
+    assert result.exit_code == 0
+    assert "delta-created              [No index]" in result.stdout.splitlines()
+
+    result = invoke(runner, "destroy-indices", "--yes-i-know", "--force")
+    assert result.exit_code == 0
+    assert "No invenio-stats-dashboard indices to delete." in result.stdout
+    for name in kept:
+        current_search_client.indices.delete(index=name)

@@ -1,0 +1,84 @@
+"""End to end: records through the services, history by ``generate_community_events``,
+reconciliation on, then every document of the six aggregations against brute force."""
+
+from datetime import date
+
+import pytest
+from invenio_access.permissions import system_identity
+from invenio_rdm_records.proxies import current_rdm_records_service
+from invenio_search import current_search_client
+from opensearchpy.helpers import scan
+
+from invenio_stats_dashboard.aggregations.service import run_aggregations
+from invenio_stats_dashboard.demo import factories
+from invenio_stats_dashboard.events.api import events_alias, generate_community_events
+
+from .conftest import Site, SiteRecord, _metadata, reset_stats_indices
+from .expected import Truth, assert_matches
+
+END = date(2024, 3, 10)
+RECORDS = [
+    SiteRecord("e1", 0, date(2024, 2, 1), "2024-01-15", {"x.pdf": 40}),
+    SiteRecord("e2", 0, date(2024, 2, 3), "2023-11", resource_type="dataset"),
+    SiteRecord("e3", 0, date(2024, 2, 5), "2024-02-05", {"y.csv": 7, "z.csv": 8}),
+]
+
+
+@pytest.fixture(scope="module")
+def app_config(app_config):
+    """Reconcile the history before aggregating, as a live site does."""
+    app_config["COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION"] = True
+    return app_config
+
+
+def test_generated_history_end_to_end(running_app, db, owner, search_clear):
+    reset_stats_indices()
+    alpha = factories.create_community(owner.identity, "e2e-alpha")
+    beta = factories.create_community(owner.identity, "e2e-beta")
+    placement = {"e1": [alpha, beta], "e2": [alpha], "e3": [beta]}
+    records = {}
+    for spec in RECORDS:
+        records[spec.key] = factories.publish_record(
+            owner.identity,
+            factories.RecordSpec(
+                metadata=_metadata(spec),
+                files=spec.files,
+                communities=placement[spec.key],
+                created=spec.created.isoformat(),
+            ),
+        )
+    current_rdm_records_service.delete_record(
+        system_identity, records["e2"]["id"], {"removal_reason": {"id": "spam"}}
+    )
+    generate_community_events()
+
+    site = Site(
+        communities={"alpha": str(alpha.id), "beta": str(beta.id)},
+        slugs={},
+        records=records,
+        owners=[str(owner.id)],
+    )
+    keys = {str(r.id): key for key, r in records.items()}
+    names = {str(alpha.id): "alpha", str(beta.id): "beta", "global": "global"}
+    current_search_client.indices.refresh(index=events_alias())
+    history = []
+    for hit in scan(current_search_client, index=events_alias()):
+        event = hit["_source"]
+        day = date.fromisoformat(event["event_date"][:10])
+        if day <= END:  # the deletion happened today, after END
+            history.append(
+                (keys[event["record_id"]], names[event["community_id"]], event["event_type"], day)
+            )
+    assert {(k, c) for k, c, e, _ in history if e == "added"} == {
+        ("e1", "alpha"),
+        ("e1", "beta"),
+        ("e2", "alpha"),
+        ("e3", "beta"),
+        ("e1", "global"),
+        ("e2", "global"),
+        ("e3", "global"),
+    }
+
+    run_aggregations(end=END)
+    truth = Truth(site, history=history, records=RECORDS, earliest=date(2023, 6, 1))
+    assert_matches(site, truth, end=END, communities=("alpha", "beta", "global"))

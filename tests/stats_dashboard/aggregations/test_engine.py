@@ -1,0 +1,75 @@
+"""Unit tests of the pure parts: membership intervals, date bases, the run window."""
+
+from datetime import date, datetime
+
+from invenio_stats_dashboard.aggregations.record_engine import (
+    Membership,
+    counted_intervals,
+    membership_from_events,
+)
+
+D = date
+
+
+def ev(day, event_type, written="2024-01-01T00:00:00", created=None, published=None):
+    return (datetime.fromisoformat(day), written, event_type, created, published)
+
+
+def test_intervals_from_events():
+    membership = membership_from_events(
+        [
+            ev("2024-01-10T10:00:00", "removed"),
+            ev("2024-01-01T08:00:00", "added", created=D(2023, 12, 1)),
+            ev("2024-01-03T00:00:00", "added"),  # already a member: ignored
+            ev("2024-01-20T00:00:00", "added"),
+        ]
+    )
+    assert membership.intervals == [(D(2024, 1, 1), D(2024, 1, 10)), (D(2024, 1, 20), None)]
+    assert membership.created == D(2023, 12, 1)
+
+
+def test_same_day_in_and_out_vanishes_and_touching_intervals_merge():
+    same_day = membership_from_events(
+        [ev("2024-01-05T08:00:00", "added"), ev("2024-01-05T09:00:00", "removed")]
+    )
+    assert same_day.intervals == []
+    touching = membership_from_events(
+        [
+            ev("2024-01-01T08:00:00", "added"),
+            ev("2024-01-05T08:00:00", "removed"),
+            ev("2024-01-05T18:00:00", "added"),
+        ]
+    )
+    assert touching.intervals == [(D(2024, 1, 1), None)]
+    stray = membership_from_events([ev("2024-01-05T08:00:00", "removed")])
+    assert stray.intervals == []
+
+
+def test_date_bases():
+    joined_late = Membership(
+        intervals=[(D(2024, 3, 1), D(2024, 4, 1)), (D(2024, 5, 1), None)],
+        created=D(2024, 1, 10),
+        published=D(2019, 1, 1),
+    )
+    early = D(2000, 1, 1)
+    assert counted_intervals(joined_late, "added", False, early) == joined_late.intervals
+    assert counted_intervals(joined_late, "created", False, early) == [
+        (D(2024, 1, 10), D(2024, 4, 1)),
+        (D(2024, 5, 1), None),
+    ]
+    # global: the added basis is the created day
+    assert counted_intervals(joined_late, "added", True, early)[0] == (
+        D(2024, 1, 10),
+        D(2024, 4, 1),
+    )
+    # folded onto the earliest date
+    assert counted_intervals(joined_late, "published", False, D(2020, 1, 1))[0] == (
+        D(2020, 1, 1),
+        D(2024, 4, 1),
+    )
+    # a basis day after the membership ended: never counted in that interval
+    later = Membership(intervals=[(D(2024, 1, 1), D(2024, 2, 1))], created=D(2024, 3, 1))
+    assert counted_intervals(later, "created", False, early) == []
+    # an interval entirely before the earliest date disappears
+    old = Membership(intervals=[(D(1990, 1, 1), D(1995, 1, 1))], created=D(1990, 1, 1))
+    assert counted_intervals(old, "created", False, early) == []

@@ -1,0 +1,256 @@
+"""The six records aggregations against brute-force expectations, field by field."""
+
+from datetime import date, timedelta
+
+import pytest
+from invenio_search import current_search_client
+
+from invenio_stats_dashboard.aggregations.base import aggregators, get_aggregator
+from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+from invenio_stats_dashboard.aggregations.service import run_aggregations
+
+from .conftest import RUN_END
+from .expected import (
+    COMMUNITIES,
+    RECORD_AGGREGATIONS,
+    Truth,
+    assert_matches,
+    delete_after,
+    expected_documents,
+    stored,
+)
+
+
+@pytest.fixture(scope="module")
+def full_run(site):
+    report = run_aggregations(end=RUN_END)
+    return report
+
+
+def test_every_document_matches_brute_force(site, full_run):
+    truth = Truth(site)
+    assert_matches(site, truth)
+    # the fixture does exercise the interesting cases
+    a_added = expected_documents(truth, "A", "delta", "added", RUN_END)
+    assert a_added[date(2024, 1, 15)]["records"]["removed"]["with_files"] == 1
+    c_snap = expected_documents(truth, "C", "snapshot", "created", RUN_END)
+    assert c_snap[date(2024, 1, 13)]["total_records"] == {"metadata_only": 0, "with_files": 1}
+    assert c_snap[date(2024, 1, 14)]["total_records"] == {"metadata_only": 1, "with_files": 1}
+    pub = expected_documents(truth, "A", "snapshot", "published", RUN_END)
+    assert min(pub) == date(2023, 6, 1)  # folded onto COMMUNITY_STATS_EARLIEST_DATE
+    langs = expected_documents(truth, "global", "snapshot", "created", RUN_END)[RUN_END]
+    assert len(langs["subcounts"]["languages"]) == 2  # top 2 of 4 languages
+
+
+def test_bookmarks_and_report(site, full_run):
+    store = BookmarkStore()
+    for aggregator in aggregators():
+        if not aggregator.name.startswith("community-records-"):
+            continue
+        for name in COMMUNITIES:
+            assert store.get(aggregator.name, site.community_id(name)) == RUN_END
+    assert full_run.documents > 0
+    assert set(full_run.timings) >= {a.name for a in aggregators() if "records" in a.name}
+
+
+def test_rerun_changes_nothing(site, full_run):
+    truth = Truth(site)
+    before = {
+        (kind, basis, name): stored(
+            get_aggregator(f"community-records-{kind}-{basis}"), site.community_id(name)
+        )
+        for kind, basis in RECORD_AGGREGATIONS
+        for name in COMMUNITIES
+    }
+    # bookmarked: nothing to do
+    report = run_aggregations(end=RUN_END)
+    assert report.documents == 0
+    # an explicit range rewrites the same documents
+    report = run_aggregations(start=date(2024, 1, 8), end=date(2024, 1, 12))
+    assert report.documents > 0
+    report = run_aggregations(end=RUN_END, ignore_bookmark=True)
+    after = {
+        key: stored(
+            get_aggregator(f"community-records-{key[0]}-{key[1]}"), site.community_id(key[2])
+        )
+        for key in before
+    }
+    assert after == before
+    assert_matches(site, truth)
+
+
+def test_interrupted_and_limited_runs_complete(site, full_run, app):
+    """Bookmarks mid-way (a killed run) and the catch-up limit: the next runs finish."""
+    store = BookmarkStore()
+    community_id = site.community_id("A")
+    alias = get_aggregator("community-records-delta-created").alias
+    # a run killed after writing up to 2024-01-08: later documents are missing
+    current_search_client.delete_by_query(
+        index=f"{alias},{get_aggregator('community-records-snapshot-created').alias}",
+        body={
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"community_id": community_id}},
+                        {
+                            "bool": {
+                                "should": [
+                                    {"range": {"period_start": {"gt": "2024-01-08"}}},
+                                    {"range": {"snapshot_date": {"gt": "2024-01-08"}}},
+                                ]
+                            }
+                        },
+                    ]
+                }
+            }
+        },
+        refresh=True,
+    )
+    for name in ("community-records-delta-created", "community-records-snapshot-created"):
+        store.set(name, community_id, date(2024, 1, 8))
+    app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 5
+    try:
+        # today is far after RUN_END: without --end-date the catch-up limit applies
+        report = run_aggregations(
+            community_ids=[community_id],
+            names=["community-records-delta-created", "community-records-snapshot-created"],
+        )
+        assert report.limited
+        store = BookmarkStore()
+        assert store.get("community-records-delta-created", community_id) == date(2024, 1, 13)
+        assert store.get("community-records-snapshot-created", community_id) == date(2024, 1, 13)
+        report = run_aggregations(
+            community_ids=[community_id],
+            end=RUN_END,
+            names=["community-records-delta-created", "community-records-snapshot-created"],
+        )
+    finally:
+        app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 365
+    assert BookmarkStore().get("community-records-delta-created", community_id) == RUN_END
+    assert_matches(site, Truth(site), communities=("A",))
+
+
+def test_snapshot_never_runs_ahead_of_its_delta(site, full_run):
+    community_id = site.community_id("B")
+    store = BookmarkStore()
+    store.set("community-records-delta-added", community_id, date(2024, 1, 10))
+    store.set("community-records-snapshot-added", community_id, date(2024, 1, 10))
+    report = run_aggregations(
+        community_ids=[community_id],
+        end=RUN_END + timedelta(days=2),
+        names=["community-records-snapshot-added"],
+        update_bookmark=True,
+    )
+    assert report.documents == 0  # the delta has not gone further
+    assert BookmarkStore().get("community-records-snapshot-added", community_id) == date(
+        2024, 1, 10
+    )
+    run_aggregations(community_ids=[community_id], end=RUN_END)
+    store = BookmarkStore()
+    assert store.get("community-records-snapshot-added", community_id) == RUN_END
+    assert store.get("community-records-delta-added", community_id) == RUN_END
+
+
+def test_no_update_bookmark_leaves_bookmarks(site, full_run):
+    community_id = site.community_id("C")
+    store = BookmarkStore()
+    before = store.all("community-records-delta-published")
+    report = run_aggregations(
+        community_ids=[community_id], end=RUN_END + timedelta(days=3), update_bookmark=False
+    )
+    assert report.documents > 0
+    assert BookmarkStore().all("community-records-delta-published") == before
+    truth = Truth(site)
+    docs = stored(get_aggregator("community-records-snapshot-published"), community_id)
+    extra = RUN_END + timedelta(days=3)
+    from .expected import expected_snapshot
+
+    expected = expected_snapshot(truth, "C", "published", extra)
+    expected["snapshot_date"] = extra.isoformat()
+    assert docs[extra] == expected
+    delete_after(community_id, RUN_END)
+
+
+def test_scheduled_task_gates_and_lock(site, full_run, app):
+    """The beat entry names the task; it obeys the config switches and the run lock."""
+    from invenio_stats_dashboard.aggregations.service import aggregation_lock
+    from invenio_stats_dashboard.aggregations.tasks import aggregate_community_stats
+    from invenio_stats_dashboard.config import COMMUNITY_STATS_CELERYBEAT_SCHEDULE
+
+    celery = app.extensions["invenio-celery"].celery
+    for entry in COMMUNITY_STATS_CELERYBEAT_SCHEDULE.values():
+        assert entry["task"] in celery.tasks
+    community_id = site.community_id("A")
+    later = RUN_END + timedelta(days=1)
+    kwargs = {"community_ids": [community_id], "end_date": later.isoformat()}
+
+    app.config["COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED"] = False
+    try:
+        assert "skipped" in aggregate_community_stats.delay(**kwargs).get()
+    finally:
+        app.config["COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED"] = True
+    app.config["COMMUNITY_STATS_ENABLED"] = False
+    try:
+        assert "skipped" in aggregate_community_stats.delay(force=True, **kwargs).get()
+    finally:
+        app.config["COMMUNITY_STATS_ENABLED"] = True
+    with aggregation_lock():
+        result = aggregate_community_stats.delay(**kwargs).get()
+    assert "in progress" in result["skipped"]
+    assert BookmarkStore().get("community-records-delta-created", community_id) == RUN_END
+
+    result = aggregate_community_stats.delay(update_bookmark=False, **kwargs).get()
+    assert result["documents"] == 6  # one new day, six aggregations
+    assert BookmarkStore().get("community-records-delta-created", community_id) == RUN_END
+    delete_after(community_id, RUN_END)
+
+
+def test_stats_follow_created_date_repairs(site, full_run, app):
+    """The importer's signal: history updated, created-basis bookmarks rewound, next run right."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from invenio_record_importer_kcworks.signals import record_created_dates_updated
+    from invenio_stats_dashboard.demo import factories
+
+    from .conftest import HISTORY, SITE_RECORDS
+
+    # bring everything up to RUN_END first (earlier tests moved some bookmarks)
+    run_aggregations(end=RUN_END)
+    moves = {"r4": date(2024, 1, 1), "r6": date(2024, 1, 3)}  # one earlier, one later
+    old = {r.key: r.created for r in SITE_RECORDS}
+    changes = []
+    for key, new_day in moves.items():
+        record = site.records[key]
+        factories.set_created(record, new_day.isoformat())  # what the importer writes
+        changes.append(
+            {
+                "record_id": str(record.id),
+                "parent_id": str(record.parent.id),
+                "old_created": datetime.combine(old[key], datetime.min.time(), tzinfo=UTC),
+                "new_created": datetime.combine(new_day, datetime.min.time(), tzinfo=UTC),
+            }
+        )
+    record_created_dates_updated.send(app, changes=changes)
+
+    store = BookmarkStore()
+    rewound = date(2023, 12, 31)
+    for name in ("community-records-delta-created", "community-records-snapshot-created"):
+        for community in ("A", "B", "C", "global"):  # r4 is in B and C, r6 in A
+            assert store.get(name, site.community_id(community)) == rewound
+    assert store.get("community-records-delta-added", "global") == rewound
+    assert store.get("community-records-delta-added", site.community_id("A")) == RUN_END
+    assert store.get("community-records-delta-published", site.community_id("A")) == RUN_END
+
+    run_aggregations(end=RUN_END)  # no --ignore-bookmark
+    records = [replace(r, created=moves.get(r.key, r.created)) for r in SITE_RECORDS]
+    history = [
+        (rec, c, ev, moves[rec] if (c == "global" and ev == "added" and day == old[rec]) else day)
+        if rec in moves
+        else (rec, c, ev, day)
+        for rec, c, ev, day in HISTORY
+    ]
+    assert_matches(site, Truth(site, history=history, records=records))
+    # A's created series now starts on 2024-01-03: the document of 2024-01-02 is gone
+    docs = stored(get_aggregator("community-records-delta-created"), site.community_id("A"))
+    assert min(docs) == date(2024, 1, 3)

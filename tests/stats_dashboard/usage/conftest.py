@@ -1,0 +1,94 @@
+"""Fixtures for the usage tests: raw events and membership history as fixture data."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from invenio_search import current_search_client
+from invenio_search.engine import search as search_engine
+from invenio_search.utils import prefix_index
+
+from invenio_stats_dashboard.usage.synthetic import RecordTarget, raw_event
+
+
+def write_raw(events, refresh=True):
+    """Bulk-write ``(event name, _id, source)`` into raw monthly indices."""
+    actions = [
+        {
+            "_index": prefix_index(f"events-stats-{name}-{doc['timestamp'][:7]}"),
+            "_id": _id,
+            "_source": doc,
+        }
+        for name, _id, doc in events
+    ]
+    search_engine.helpers.bulk(current_search_client, actions)
+    if refresh:
+        current_search_client.indices.refresh(index=prefix_index("events-stats-*"))
+
+
+def make_event(record, when, visitor, file_key=None, old=True, **kwargs):
+    """(event name, _id, source) of a raw event; ``old`` backdates updated_timestamp."""
+    target = record if isinstance(record, RecordTarget) else RecordTarget.from_record(record)
+    moment = datetime.fromisoformat(when)
+    file = None
+    if file_key:
+        file = next(f for f in target.files if f[1] == file_key)
+    _id, doc = raw_event(target, moment, visitor, file=file, **kwargs)
+    if old:
+        doc["updated_timestamp"] = moment.replace(tzinfo=UTC).isoformat()
+    return ("file-download" if file_key else "record-view"), _id, doc
+
+
+def write_history(rows):
+    """Membership history fixture: rows of (record, community_id, event_type, day)."""
+    actions = []
+    for record, community_id, event_type, day in rows:
+        record_id = str(getattr(record, "id", record))
+        when = f"{day}T00:00:00"
+        actions.append(
+            {
+                "_index": prefix_index(f"stats-community-events-{day[:4]}"),
+                "_id": f"{record_id}-{community_id}-{event_type}-{day}",
+                "_source": {
+                    "record_id": record_id,
+                    "community_id": community_id,
+                    "event_type": event_type,
+                    "event_date": when,
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "updated_timestamp": datetime.now(UTC).isoformat(),
+                },
+            }
+        )
+    search_engine.helpers.bulk(current_search_client, actions, refresh=True)
+
+
+def clear_history():
+    current_search_client.indices.delete(
+        index=prefix_index("stats-community-events-*"), ignore=[404], expand_wildcards="all"
+    )
+
+
+def members_on(history, record_id, day: date):
+    """Brute force: communities (not global) whose history puts the record in on ``day``."""
+    rows = [h for h in history if str(getattr(h[0], "id", h[0])) == record_id]
+    out = set()
+    for community in {h[1] for h in rows} - {"global"}:
+        changes = sorted((h[3], h[2] != "removed", h[2]) for h in rows if h[1] == community)
+        state = False
+        for changed_day, _, kind in changes:
+            if date.fromisoformat(changed_day) <= day:
+                state = kind == "added"
+        if state:
+            out.add(community)
+    return sorted(out)
+
+
+@pytest.fixture()
+def cli_runner(app):
+    from invenio_stats_dashboard.cli import cli
+
+    runner = app.test_cli_runner()
+
+    def _run(*args):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return _run

@@ -1,0 +1,194 @@
+"""Usage delta and snapshot against a brute-force count over the fixture events."""
+
+import random
+from collections import defaultdict
+from datetime import date, timedelta
+
+import pytest
+from invenio_access.permissions import system_identity
+from invenio_search import current_search_client
+from invenio_search.utils import prefix_index
+
+from invenio_stats_dashboard.aggregations.base import RunContext, get_aggregator
+from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+from invenio_stats_dashboard.demo.factories import default_metadata
+from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
+
+from .conftest import clear_history, make_event, members_on, write_history, write_raw
+
+START, END = date(2024, 1, 1), date(2024, 2, 29)
+
+
+@pytest.fixture()
+def usage_site(running_app, community_factory, record_factory, search_clear):
+    from invenio_rdm_records.proxies import current_rdm_records_service
+
+    a, b = community_factory("alpha"), community_factory("beta")
+    r1 = record_factory(communities=[a, b], files={"paper.pdf": 300, "data.csv": 50})
+    r2 = record_factory(
+        communities=[a], metadata=default_metadata("Two", resource_type={"id": "dataset"})
+    )
+    r3 = record_factory(communities=[b], files={"talk.mp4": 1000})
+    r4 = record_factory()
+    # r3 is deleted (tombstoned) on 2024-02-10: it leaves beta and global that day
+    current_rdm_records_service.delete_record(
+        system_identity, r3["id"], {"removal_reason": {"id": "spam"}}
+    )
+    clear_history()
+    history = [
+        *[(r, "global", "added", "2023-12-01") for r in (r1, r2, r3, r4)],
+        (r1, str(b.id), "added", "2024-01-03"),
+        (r1, str(a.id), "added", "2024-01-20"),
+        (r2, str(a.id), "added", "2024-01-01"),
+        (r2, str(a.id), "removed", "2024-02-05"),
+        (r3, str(b.id), "added", "2024-01-10"),
+        (r3, str(b.id), "removed", "2024-02-10"),
+        (r3, "global", "removed", "2024-02-10"),
+    ]
+    write_history(history)
+    rng = random.Random(11)
+    events = []
+    for n in range(400):
+        record = rng.choice([r1, r2, r3, r4])
+        day = START + timedelta(days=rng.randrange((END - START).days + 1))
+        when = f"{day}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}"
+        visitor = rng.randrange(40)  # visitors come back, on several days
+        files = {r1["id"]: ["paper.pdf", "data.csv"], r3["id"]: ["talk.mp4"]}.get(record["id"])
+        key = rng.choice(files) if files and rng.random() < 0.4 else None
+        events.append(
+            make_event(
+                record,
+                when,
+                visitor,
+                file_key=key,
+                country=rng.choice(["US", "DE", "FR"]),
+                referrer=rng.choice([None, "https://www.google.com/x", "https://t.co/y"]),
+                is_robot=n % 17 == 0,
+                is_machine=n % 13 == 0,
+            )
+        )
+    write_raw(events)
+    Migrator(MigrationOptions()).run()
+    records = {r["id"]: r for r in (r1, r2, r3, r4)}
+    return {"a": a, "b": b, "records": records, "history": history, "events": events}
+
+
+def _brute_force(site):
+    """community -> day -> kind -> metrics, straight from the fixture events."""
+    days = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for name, _id, doc in site["events"]:
+        if doc["is_robot"]:
+            continue
+        record = site["records"][doc["recid"]]
+        day = date.fromisoformat(doc["timestamp"][:10])
+        kind = "download" if name == "file-download" else "view"
+        for cid in ["global", *members_on(site["history"], str(record.id), day)]:
+            days[cid][day][kind].append((doc, record))
+    return days
+
+
+def _metrics(pairs, download, visitors=None):
+    out = {
+        "total_events": len(pairs),
+        "unique_visitors": visitors
+        if visitors is not None
+        else len({d["visitor_id"] for d, _ in pairs}),
+        "unique_records": len({str(r.id) for _, r in pairs}),
+        "unique_parents": len({str(r.parent.id) for _, r in pairs}),
+    }
+    if download:
+        out["unique_files"] = len({d["file_id"] for d, _ in pairs})
+        out["total_volume"] = float(sum(d["size"] for d, _ in pairs))
+    return out
+
+
+def _docs(alias, cid):
+    current_search_client.indices.refresh(index=prefix_index(alias))
+    res = current_search_client.search(
+        index=prefix_index(alias),
+        body={"size": 500, "query": {"term": {"community_id": cid}}},
+    )
+    return {h["_id"]: h["_source"] for h in res["hits"]["hits"]}
+
+
+def _run(community_ids, **kwargs):
+    ctx = RunContext(end=END, end_explicit=True, bookmarks=BookmarkStore(), **kwargs)
+    aggregators = [
+        get_aggregator("community-usage-delta"),
+        get_aggregator("community-usage-snapshot"),
+    ]
+    return type(aggregators[0]).run_batch(aggregators, ctx, community_ids), ctx
+
+
+def test_usage_delta_and_snapshot_match_brute_force(usage_site):
+    site = usage_site
+    expected = _brute_force(site)
+    ids = ["global", str(site["a"].id), str(site["b"].id)]
+    results, _ = _run(ids)
+    for cid in ids:
+        per_day = expected[cid]
+        first = min(per_day)
+        delta = _docs("stats-community-usage-delta", cid)
+        snapshot = _docs("stats-community-usage-snapshot", cid)
+        span = (END - first).days + 1
+        # the series starts at the first event day and has every day to the end
+        assert len(delta) == span and len(snapshot) == span, cid
+        assert results["community-usage-delta"][cid].start == first
+        cumulative = {"view": [], "download": []}
+        visitor_days = {"view": 0, "download": 0}
+        for offset in range(span):
+            day = first + timedelta(days=offset)
+            doc = delta[f"{cid}-{day}"]
+            assert doc["period_start"] == day.isoformat()
+            for kind in ("view", "download"):
+                pairs = per_day.get(day, {}).get(kind, [])
+                assert doc["totals"][kind] == _metrics(pairs, kind == "download"), (cid, day)
+                cumulative[kind] += pairs
+                visitor_days[kind] += len({d["visitor_id"] for d, _ in pairs})
+                snap = snapshot[f"{cid}-{day}"]["totals"][kind]
+                assert snap == _metrics(cumulative[kind], kind == "download", visitor_days[kind]), (
+                    cid,
+                    day,
+                )
+        # subcounts on the last snapshot: countries and file types, by brute force
+        last = snapshot[f"{cid}-{END}"]["subcounts"]
+        countries = {i["id"]: i["view"]["total_events"] for i in last["countries"]}
+        want = defaultdict(int)
+        for d, _ in cumulative["view"]:
+            want[d["country"]] += 1
+        assert countries == {k: v for k, v in want.items()}
+        file_types = {i["id"]: i["download"]["total_events"] for i in last["file_types"]}
+        want = defaultdict(int)
+        for d, _ in cumulative["download"]:
+            want[d["file_key"].rsplit(".", 1)[1]] += 1
+        assert {k: v for k, v in file_types.items() if v} == dict(want)
+        referrers = {i["id"] for i in last["referrers"]}
+        assert referrers <= {"www.google.com", "t.co"}
+        types = {i["id"]: i["view"]["unique_records"] for i in last["resource_types"]}
+        want = defaultdict(set)
+        for _d, r in cumulative["view"]:
+            want[r["metadata"]["resource_type"]["id"]].add(str(r.id))
+        assert types == {k: len(v) for k, v in want.items()}
+
+
+def test_usage_incremental_run_continues_the_snapshot(usage_site):
+    """A second run from the bookmark writes the same numbers as one full run."""
+    cid = str(usage_site["a"].id)
+    full, _ = _run([cid])
+    whole = _docs("stats-community-usage-snapshot", cid)
+    current_search_client.indices.delete(
+        index=prefix_index("stats-community-usage-*"), expand_wildcards="all"
+    )
+    current_search_client.indices.delete(
+        index=prefix_index("stats-bookmarks-community-*"), expand_wildcards="all", ignore=[404]
+    )
+    ctx = RunContext(end=date(2024, 1, 31), end_explicit=True, bookmarks=BookmarkStore())
+    delta = get_aggregator("community-usage-delta")
+    type(delta).run_batch([delta, get_aggregator("community-usage-snapshot")], ctx, [cid])
+    assert BookmarkStore().get("community-usage-snapshot", cid) == date(2024, 1, 31)
+    _run([cid])
+    assert _docs("stats-community-usage-snapshot", cid).keys() == whole.keys()
+    again = _docs("stats-community-usage-snapshot", cid)
+    for key, doc in whole.items():
+        assert again[key]["totals"] == doc["totals"], key
+        assert again[key]["subcounts"] == doc["subcounts"], key
