@@ -123,7 +123,11 @@ class RecordsAggregator(Aggregator):
         documents = sum(
             1
             for _ in streaming_bulk(
-                current_search_client, actions, chunk_size=bulk_size(), max_retries=3
+                current_search_client,
+                actions,
+                chunk_size=bulk_size(),
+                max_retries=3,
+                request_timeout=300,
             )
         )
         return ctx.finish(self, community_id, window, documents)

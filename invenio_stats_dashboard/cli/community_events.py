@@ -226,7 +226,7 @@ def generate_background_command(community_ids, record_ids, start_date, end_date,
     }
     try:
         pid = manager.start(GENERATION_PROCESS, GENERATION_TARGET, params)
-    except ProcessError as exc:
+    except (ProcessError, OSError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise click.exceptions.Exit(1) from None
     click.echo(f"Started {GENERATION_PROCESS} (PID {pid}).")

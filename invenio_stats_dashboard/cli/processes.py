@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import psutil
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -134,7 +135,7 @@ def cancel_command(process_name, timeout, pid_dir):
     manager = get_manager(pid_dir)
     try:
         outcome = manager.cancel(process_name, timeout=timeout)
-    except ProcessError as exc:
+    except (ProcessError, OSError, psutil.Error) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise click.exceptions.Exit(1) from None
     if outcome == "stopped":

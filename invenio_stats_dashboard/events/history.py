@@ -17,6 +17,9 @@ EVENTS_INDEX = "stats-community-events"
 HISTORY_PAGE_SIZE = 5000
 """Events read per request when loading the history of a batch of records."""
 
+BULK_REQUEST_TIMEOUT = 120
+"""Seconds a bulk write may take (a loaded cluster can need more than the 10 s default)."""
+
 _HISTORY_SORT = [
     {"record_id": "asc"},
     {"community_id": "asc"},
@@ -98,6 +101,7 @@ def write_plans(plans: Iterable[RecordPlan], refresh: bool = False) -> int:
         chunk_size=current_app.config.get("COMMUNITY_STATS_EVENTS_BULK_CHUNK_SIZE", 2000),
         raise_on_error=True,
         max_retries=2,
+        request_timeout=BULK_REQUEST_TIMEOUT,
     ):
         written += int(ok)
     if written and refresh:

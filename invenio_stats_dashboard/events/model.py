@@ -179,7 +179,9 @@ def plan_record(
     by_community: dict[str, list[HistoryEvent]] = {}
     for event in events:
         by_community.setdefault(event.community_id, []).append(event)
-    tracked = bool(events)
+    # tracked: live tracking or a full backfill has seen the record (both write global);
+    # a backfill limited to some communities does not make it tracked
+    tracked = GLOBAL in by_community
     if live and not tracked and state.created.date() < now.date():
         live = False
     plan = RecordPlan(state.record_id)
@@ -265,6 +267,19 @@ def _event_doc(
     }
 
 
+def _created_entry(events: list[HistoryEvent]) -> HistoryEvent | None:
+    """Global's first event when it is the entry dated by the record's ``created``."""
+    first = next((e for e in events if e.community_id == GLOBAL), None)
+    if (
+        first is not None
+        and first.event_type == ADDED
+        and first.record_created_date is not None
+        and first.event_date == first.record_created_date
+    ):
+        return first
+    return None
+
+
 def _plan_flag_updates(
     plan: RecordPlan,
     state: RecordState,
@@ -274,16 +289,10 @@ def _plan_flag_updates(
 ) -> None:
     """Deletion flags and record dates of existing events; re-date global's entry."""
     published = datetime(*state.published_date.timetuple()[:3]) if state.published_date else None
-    first_global = next((e for e in events if e.community_id == GLOBAL), None)
+    entry = _created_entry(events)
     new_ids = {doc["_id"] for doc in plan.new_events}
     for event in events:
-        if (
-            event is first_global
-            and event.event_type == ADDED
-            and event.record_created_date is not None
-            and event.event_date == event.record_created_date
-            and event.record_created_date != state.created
-        ):
+        if event is entry and event.record_created_date != state.created:
             # global enters on `created`: the record's created date was repaired
             doc = _event_doc(state, GLOBAL, ADDED, state.created, deleted_date, now)
             if event.timestamp is not None:
@@ -319,16 +328,11 @@ def plan_created_change(
     """
     events = sorted(history, key=_order)
     plan = RecordPlan(record_id)
-    first_global = next((e for e in events if e.community_id == GLOBAL), None)
+    entry = _created_entry(events)
     for event in events:
         if event.record_created_date == new_created:
             continue
-        if (
-            event is first_global
-            and event.event_type == ADDED
-            and event.record_created_date is not None
-            and event.event_date == event.record_created_date
-        ):
+        if event is entry:
             new_id = event_id(record_id, GLOBAL, ADDED, new_created)
             plan.new_events.append(
                 {

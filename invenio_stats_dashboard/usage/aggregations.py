@@ -41,6 +41,9 @@ from ..aggregations.base import (
 )
 from . import indices
 
+BULK_BYTES = 5 * 1024 * 1024
+"""Largest bulk request (snapshot documents with many subcount items are big)."""
+
 # --------------------------------------------------------------------------- subcounts
 
 
@@ -465,7 +468,12 @@ class UsageRun:
         counts = {name: dict.fromkeys(active, 0) for name in results}
         actions = self.actions(start, end, active, delta_windows, snapshot_windows, counts)
         for ok, item in search_engine.helpers.streaming_bulk(
-            current_search_client, actions, chunk_size=self.bulk_size, max_retries=3
+            current_search_client,
+            actions,
+            chunk_size=self.bulk_size,
+            max_chunk_bytes=BULK_BYTES,
+            max_retries=3,
+            request_timeout=120,
         ):
             if not ok:
                 raise RuntimeError(f"usage aggregation write failed: {item}")

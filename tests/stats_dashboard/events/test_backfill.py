@@ -164,6 +164,9 @@ def test_generate_filters(site):
     summary = generate_community_events(start_date="2019-03-04", end_date="2019-03-04")
     assert summary["records_checked"] == 1
     assert summary["events_created"] == 0
+    # a full run after partial ones ends with the same history as a full run alone
+    generate_community_events()
+    assert stored(site) == expected
 
 
 def test_bad_filters_raise_clear_errors(site):

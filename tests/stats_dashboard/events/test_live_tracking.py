@@ -183,3 +183,20 @@ def test_reconcile_repairs_change_made_without_a_service(
     assert [kind for kind, _ in history[str(keep.id)]] == ["added"]
     assert history[str(drop.id)][-1] == ("removed", changed)
     assert reconcile_membership()["events_created"] == 0
+
+
+def test_bulk_add_is_tracked(running_app, community_factory, record_factory, search_clear):
+    """Records added to a community in bulk (no request) enter it at that moment."""
+    community = community_factory("bulk")
+    records = [record_factory() for _ in range(2)]
+    t0 = _now()
+    errors = current_rdm_records.record_communities_service.bulk_add(
+        system_identity, str(community.id), [r["id"] for r in records]
+    )
+    t1 = _now()
+    assert errors == []
+    for record in records:
+        history = _by_community(record.id)
+        assert history["global"] == [("added", _created(record.id))]
+        assert [kind for kind, _ in history[str(community.id)]] == ["added"]
+        assert _within(history[str(community.id)][0][1], t0, t1)
