@@ -14,8 +14,10 @@ Then, each in a child process (so its peak memory is its own):
 1. backfill: ``aggregate --ignore-bookmark --end-date 2024-12-31`` (all six aggregations);
 2. incremental: one new day of records and events, then ``aggregate --end-date 2025-01-01``.
 
-Prints wall time, community-days per second, search requests per community-day (every
-request through the client transport, bulk writes included) and peak RSS.
+Uses Redis db 12 (``BENCH_REDIS``) for its run lock and the database ``invenio_bench_aggs``
+(``SQLALCHEMY_DATABASE_URI``; nothing is written to it). Prints wall time, community-days
+per second, search requests per community-day (every request through the client
+transport, bulk writes included) and peak RSS.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from datetime import date, datetime, timedelta
 
 START, END = date(2022, 1, 1), date(2024, 12, 31)
 NEW_DAY = END + timedelta(days=1)
-REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/5")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
 DATABASE = os.environ.get(
     "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_bench_aggs"
 )
@@ -56,6 +58,7 @@ def make_app():
 
     return create_api(
         SEARCH_HOSTS=ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]),
+        SEARCH_CLIENT_CONFIG={"timeout": 300},
         SQLALCHEMY_DATABASE_URI=DATABASE,
         CACHE_REDIS_URL=REDIS,
         CELERY_BROKER_URL=REDIS,
@@ -235,7 +238,8 @@ def write_site(count: int, communities: list[str], first: date, last: date, seed
                 index = prefixed(f"stats-community-events-{doc['event_date'][:4]}")
                 yield {"_index": index, "_source": doc}
 
-    bulk(current_search_client, actions(), chunk_size=1000, refresh=True)
+    bulk(current_search_client, actions(), chunk_size=1000, request_timeout=300)
+    current_search_client.indices.refresh()
     return counts
 
 
@@ -264,6 +268,7 @@ def run_phase(phase: str, communities: list[str]) -> dict:
     """Child process: run one aggregation phase, count requests, report."""
     from invenio_search import current_search_client
 
+    from invenio_stats_dashboard.aggregations.records import RECORDS_AGGREGATORS
     from invenio_stats_dashboard.aggregations.service import run_aggregations
 
     requests = {"n": 0}
@@ -278,11 +283,12 @@ def run_phase(phase: str, communities: list[str]) -> dict:
     if phase == "incremental":  # one new day: 20 records, their events
         write_site(20, communities, NEW_DAY, NEW_DAY, seed=99)
         requests["n"] = 0
+    names = [aggregator.name for aggregator in RECORDS_AGGREGATORS]
     began = time.monotonic()
     if phase == "backfill":
-        report = run_aggregations(end=END, ignore_bookmark=True)
+        report = run_aggregations(end=END, ignore_bookmark=True, names=names)
     else:
-        report = run_aggregations(end=NEW_DAY)
+        report = run_aggregations(end=NEW_DAY, names=names)
     seconds = time.monotonic() - began
     return {
         "seconds": seconds,

@@ -37,6 +37,7 @@ def make_app():
     redis = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/6")
     app = create_api(
         SEARCH_HOSTS=hosts,
+        SEARCH_CLIENT_CONFIG={"timeout": 300},
         SQLALCHEMY_DATABASE_URI=os.environ.get(
             "SQLALCHEMY_DATABASE_URI",
             "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_bench_usage",

@@ -160,9 +160,8 @@ class RunContext:
         if first_day is None:
             return None
         series_start = max(first_day, earliest_date())
-        bookmark = (
-            None if self.ignore_bookmark else self.bookmarks.get(aggregator.name, community_id)
-        )
+        stored = self.bookmarks.get(aggregator.name, community_id)
+        bookmark = None if self.ignore_bookmark else stored
         if self.start is not None:
             start = max(self.start, series_start)
         elif bookmark is not None:
@@ -181,9 +180,10 @@ class RunContext:
                 end, limited = capped, True
         if end < start:
             return None
-        connects = bookmark is None or start <= bookmark + timedelta(days=1)
-        if self.ignore_bookmark or start <= series_start:
-            connects = True
+        # the bookmark may only move if every day before ``start`` is already written
+        connects = start <= series_start or (
+            stored is not None and start <= stored + timedelta(days=1)
+        )
         return Window(start=start, end=end, limited=limited, connects=connects)
 
     def finish(

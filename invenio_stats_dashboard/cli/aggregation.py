@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from opensearchpy.exceptions import TransportError
 
-from ..aggregations.base import GLOBAL
+from ..aggregations.base import GLOBAL, aggregators
 from ..aggregations.service import (
     AggregationError,
     CommunityNotFound,
+    all_community_ids,
     resolve_community_id,
     resolve_community_ids,
     run_aggregations,
@@ -136,16 +139,32 @@ def aggregate(
             click.echo(json.dumps(result.result, indent=2))
         return
     try:
-        report = run_aggregations(
-            community_ids=ids,
-            start=start_date,
-            end=end_date,
-            update_bookmark=update_bookmark,
-            ignore_bookmark=ignore_bookmark,
-        )
+        with _progress(ids) as heartbeat:
+            report = run_aggregations(
+                community_ids=ids,
+                start=start_date,
+                end=end_date,
+                update_bookmark=update_bookmark,
+                ignore_bookmark=ignore_bookmark,
+                heartbeat=heartbeat,
+            )
     except AggregationError as error:
         raise click.ClickException(str(error)) from None
     _print_report(report, verbose)
+
+
+@contextmanager
+def _progress(community_ids: list[str] | None):
+    """A progress bar over communities x aggregation batches, on a terminal only."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    communities = community_ids or all_community_ids()
+    batches = {a.batch or a.name for a in aggregators()}
+    with click.progressbar(
+        length=len(communities) * len(batches), label="Aggregating", file=sys.stderr
+    ) as bar:
+        yield lambda: bar.update(1)
 
 
 # --------------------------------------------------------------------------- background
@@ -291,17 +310,28 @@ def _render_table(query_type: str, documents: list[dict]) -> list[str]:
             values = "".join(f"{flat.get(metric, 0):>12}" for flat in flats)
             lines.append(f"   {metric:<{width}}{values}")
     last = documents[-1]
-    subcounts = last.get("subcounts") or {}
+    subcounts = {k: v for k, v in (last.get("subcounts") or {}).items() if v}
     if subcounts:
         lines.append(f"   subcounts on {_document_day(last)} (first 5 of each):")
         for key, items in subcounts.items():
             if isinstance(items, dict):  # usage "top" kinds: {by_view: [...], by_download: [...]}
                 items = next(iter(items.values()), [])
-            shown = ", ".join(
-                f"{item.get('label') or item.get('id')} ({item.get('id')})" for item in items[:5]
-            )
-            lines.append(f"     {key}: {shown or '-'}")
+            lines.append(f"     {key}: {', '.join(_item_summary(item) for item in items[:5])}")
     return lines
+
+
+def _item_summary(item: dict) -> str:
+    """``label [id]: records`` of one subcount item (``+added -removed`` for deltas)."""
+    ident, label = item.get("id"), item.get("label") or item.get("id")
+    text = label if label == ident else f"{label} [{ident}]"
+    records = item.get("records")
+    if isinstance(records, dict) and "added" in records:
+        added = sum(records["added"].values())
+        removed = sum(records["removed"].values())
+        return f"{text}: +{added} -{removed}"
+    if isinstance(records, dict):
+        return f"{text}: {sum(records.values())}"
+    return text
 
 
 @click.command("read")
@@ -378,7 +408,7 @@ def destroy_indices_command(yes_i_know, force):
         click.confirm(f"Delete these {len(names)} indices?", abort=True)
     try:
         deleted = destroy_indices(names, ignore_missing=force)
-    except Exception as error:  # a 404 without --force, a cluster error
+    except TransportError as error:  # a 404 without --force, a cluster error
         raise click.ClickException(f"Deletion stopped: {error}") from None
     click.echo(f"Deleted {len(deleted)} indices.")
 

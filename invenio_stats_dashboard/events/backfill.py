@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -119,73 +118,32 @@ def run_backfill(
     if progress:
         progress(0, summary.records_total)
     now = utcnow()
-    with _BatchWriter() as writer:
-        for states in scan_record_states(record_filter, batch_size):
-            if should_stop and should_stop():
-                summary.cancelled = True
-                break
-            history = read_history(state.record_id for state in states)
-            evidence = load_evidence(states)
-            plans = [
-                plan_record(
-                    state,
-                    history.get(state.record_id, []),
-                    now,
-                    evidence=evidence.get(state.parent_id),
-                    scope=scope,
-                )
-                for state in states
-            ]
-            plans = [plan for plan in plans if plan]
-            summary.add(plans, states, scope)
-            if plans and not dry_run:
-                writer.submit(plans)
-            if progress:
-                progress(summary.records_checked, summary.records_total)
-            if delay:
-                time.sleep(delay)
-    summary.actions_written = writer.written
-    if writer.written:
+    written = 0
+    for states in scan_record_states(record_filter, batch_size):
+        if should_stop and should_stop():
+            summary.cancelled = True
+            break
+        history = read_history(state.record_id for state in states)
+        evidence = load_evidence(states)
+        plans = [
+            plan_record(
+                state,
+                history.get(state.record_id, []),
+                now,
+                evidence=evidence.get(state.parent_id),
+                scope=scope,
+            )
+            for state in states
+        ]
+        plans = [plan for plan in plans if plan]
+        summary.add(plans, states, scope)
+        if plans and not dry_run:
+            written += write_plans(plans)
+        if progress:
+            progress(summary.records_checked, summary.records_total)
+        if delay:
+            time.sleep(delay)
+    summary.actions_written = written
+    if written:
         refresh_history()
     return summary
-
-
-class _BatchWriter:
-    """Writes one batch in a worker thread while the next batch is read and planned.
-
-    At most one batch is in flight (memory stays bounded); leaving the ``with`` block
-    waits for it, and a failed write raises there.
-    """
-
-    def __init__(self):
-        """Bind to the current application."""
-        self._app = current_app._get_current_object()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events-writer")
-        self._pending: Future | None = None
-        self.written = 0
-
-    def __enter__(self) -> _BatchWriter:
-        """Start writing."""
-        return self
-
-    def __exit__(self, *exc) -> None:
-        """Wait for the batch in flight, then stop the thread."""
-        try:
-            self.wait()
-        finally:
-            self._pool.shutdown()
-
-    def _write(self, plans: list[RecordPlan]) -> int:
-        with self._app.app_context():
-            return write_plans(plans)
-
-    def submit(self, plans: list[RecordPlan]) -> None:
-        """Write ``plans`` once the previous batch is written."""
-        self.wait()
-        self._pending = self._pool.submit(self._write, plans)
-
-    def wait(self) -> None:
-        """Wait for the batch in flight (re-raising its error)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self.written += pending.result()

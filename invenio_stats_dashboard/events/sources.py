@@ -18,6 +18,7 @@ from invenio_rdm_records.records.models import (
 from invenio_requests.records.models import RequestMetadata
 from invenio_search import current_search_client
 
+from .history import REQUEST_TIMEOUT
 from .model import Evidence, RecordState, first_day, parse_datetime
 
 DELETED_STATUSES = {"D", "X"}
@@ -120,7 +121,9 @@ def scan_record_states(record_filter: RecordFilter, batch_size: int) -> Iterator
         "_source": _RECORD_SOURCE,
     }
     while True:
-        response = current_search_client.search(index=records_alias(), body=body)
+        response = current_search_client.search(
+            index=records_alias(), body=body, request_timeout=REQUEST_TIMEOUT
+        )
         hits = response["hits"]["hits"]
         if hits:
             yield [state_from_hit(hit) for hit in hits]

@@ -41,6 +41,8 @@ MAX_BATCH_SIZE = 10_000
 CATCH_UP_MARGIN = timedelta(minutes=5)
 """Events indexed up to this long before a pass began are copied again (refresh delays)."""
 SORT = [{"timestamp": "asc"}, {"_id": "asc"}]
+BULK_TIMEOUT = 120
+"""Seconds one bulk write may take (a batch of up to 10,000 enriched events)."""
 
 
 class MigrationError(Exception):
@@ -327,7 +329,12 @@ class MonthMigration:
             for hit, event in zip(hits, events, strict=True)
         ]
         ok, errors = search_engine.helpers.bulk(
-            self.client, actions, chunk_size=len(actions), raise_on_error=False, refresh=False
+            self.client,
+            actions,
+            chunk_size=len(actions),
+            raise_on_error=False,
+            refresh=False,
+            request_timeout=BULK_TIMEOUT,
         )
         if errors:
             first = errors[0]

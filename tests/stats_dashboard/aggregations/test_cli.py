@@ -8,7 +8,7 @@ from invenio_search import current_search_client
 
 from invenio_stats_dashboard.aggregations.base import prefixed
 from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
-from invenio_stats_dashboard.aggregations.service import aggregation_lock
+from invenio_stats_dashboard.aggregations.service import aggregation_lock, run_aggregations
 from invenio_stats_dashboard.cli import cli
 
 from .conftest import RUN_END
@@ -18,6 +18,13 @@ from .expected import Truth, assert_matches, expected_documents
 @pytest.fixture(scope="module")
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture()
+def aggregated(site):
+    """Every series written up to RUN_END (nothing to do if a test already did it)."""
+    run_aggregations(end=RUN_END)
+    return site
 
 
 def invoke(runner, *args, input=None):
@@ -103,7 +110,8 @@ def test_aggregate_eager_by_slug_then_all(site, runner, config):
     assert_matches(site, Truth(site))
 
 
-def test_status_concise_and_verbose(site, runner):
+def test_status_concise_and_verbose(aggregated, runner):
+    site = aggregated
     truth = Truth(site)
     result = invoke(runner, "status", "-c", site.slugs["B"], "-c", "global")
     assert result.exit_code == 0, result.stderr
@@ -137,7 +145,8 @@ def test_status_concise_and_verbose(site, runner):
     assert "Community not found: nope" in result.stderr
 
 
-def test_read(site, runner):
+def test_read(aggregated, runner):
+    site = aggregated
     truth = Truth(site)
     start, end = date(2024, 1, 10), date(2024, 1, 14)
     result = invoke(
@@ -182,6 +191,9 @@ def test_read(site, runner):
         if line.strip().startswith("total_records.with_files")
     )
     assert line.split()[-1] == str(total)
+    first_type = snapshot[date(2024, 1, 13)]["subcounts"]["resource_types"][0]
+    count = sum(first_type["records"].values())
+    assert f"{first_type['label']} [{first_type['id']}]: {count}" in result.stdout
 
     result = invoke(runner, "read", "--format", "json")  # yesterday..today: nothing yet
     assert result.exit_code == 0
@@ -248,7 +260,7 @@ def test_aggregate_background(site, runner, app, search_hosts, tmp_path, monkeyp
     assert result.exit_code == 2
 
 
-def test_destroy_indices(site, runner):
+def test_destroy_indices(aggregated, runner):
     kept = [
         prefixed("events-stats-record-view-2024-01"),  # raw usage events
         prefixed("stats-record-view-2024"),  # invenio-stats per-record aggregation

@@ -1,7 +1,7 @@
 """End to end: records through the services, history by ``generate_community_events``,
 reconciliation on, then every document of the six aggregations against brute force."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from invenio_access.permissions import system_identity
@@ -58,17 +58,8 @@ def test_generated_history_end_to_end(running_app, db, owner, search_clear):
         records=records,
         owners=[str(owner.id)],
     )
-    keys = {str(r.id): key for key, r in records.items()}
     names = {str(alpha.id): "alpha", str(beta.id): "beta", "global": "global"}
-    current_search_client.indices.refresh(index=events_alias())
-    history = []
-    for hit in scan(current_search_client, index=events_alias()):
-        event = hit["_source"]
-        day = date.fromisoformat(event["event_date"][:10])
-        if day <= END:  # the deletion happened today, after END
-            history.append(
-                (keys[event["record_id"]], names[event["community_id"]], event["event_type"], day)
-            )
+    history = read_history(records, names, END)  # the deletion happened today, after END
     assert {(k, c) for k, c, e, _ in history if e == "added"} == {
         ("e1", "alpha"),
         ("e1", "beta"),
@@ -82,3 +73,66 @@ def test_generated_history_end_to_end(running_app, db, owner, search_clear):
     run_aggregations(end=END)
     truth = Truth(site, history=history, records=RECORDS, earliest=date(2023, 6, 1))
     assert_matches(site, truth, end=END, communities=("alpha", "beta", "global"))
+
+
+def read_history(site_records: dict, names: dict, end: date) -> list[tuple]:
+    """The stored membership history as (record key, community name, event, day)."""
+    keys = {str(r.id): key for key, r in site_records.items()}
+    current_search_client.indices.refresh(index=events_alias())
+    history = []
+    for hit in scan(current_search_client, index=events_alias()):
+        event = hit["_source"]
+        day = date.fromisoformat(event["event_date"][:10])
+        if day <= end:
+            history.append(
+                (keys[event["record_id"]], names[event["community_id"]], event["event_type"], day)
+            )
+    return history
+
+
+def test_importer_repair_end_to_end(running_app, db, owner, search_clear):
+    """``update_created_dates`` moves created days; the next plain ``aggregate`` follows."""
+    from dataclasses import replace
+
+    from invenio_record_importer_kcworks.services.records import RecordsHelper
+    from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+
+    reset_stats_indices()
+    alpha = factories.create_community(owner.identity, "e2e-repair")
+    legacy = {"e1": date(2024, 1, 20), "e3": date(2024, 2, 20)}  # one earlier, one later
+    records = {}
+    for spec in RECORDS:
+        custom = {}
+        if spec.key in legacy:
+            custom["hclegacy:record_creation_date"] = f"{legacy[spec.key].isoformat()}T08:00:00"
+        records[spec.key] = factories.publish_record(
+            owner.identity,
+            factories.RecordSpec(
+                metadata=_metadata(spec),
+                files=spec.files,
+                communities=[alpha],
+                created=spec.created.isoformat(),
+                custom_fields=custom,
+            ),
+        )
+    generate_community_events()
+    run_aggregations(end=END)
+    assert BookmarkStore().get("community-records-delta-created", str(alpha.id)) == END
+
+    stats = RecordsHelper().update_record_created_dates()
+    assert stats["updated"] == 2
+    rewound = min(legacy["e1"], date(2024, 2, 1)) - timedelta(days=1)
+    store = BookmarkStore()
+    for name in ("community-records-delta-created", "community-records-snapshot-created"):
+        assert store.get(name, str(alpha.id)) == rewound
+        assert store.get(name, "global") == rewound
+
+    run_aggregations(end=END)
+    site = Site(
+        communities={"alpha": str(alpha.id)}, slugs={}, records=records, owners=[str(owner.id)]
+    )
+    repaired = [replace(r, created=legacy.get(r.key, r.created)) for r in RECORDS]
+    history = read_history(records, {str(alpha.id): "alpha", "global": "global"}, END)
+    truth = Truth(site, history=history, records=repaired, earliest=date(2023, 6, 1))
+    assert truth.series_start("alpha", "created", END) == date(2024, 1, 20)
+    assert_matches(site, truth, end=END, communities=("alpha", "global"))

@@ -73,3 +73,60 @@ def test_date_bases():
     # an interval entirely before the earliest date disappears
     old = Membership(intervals=[(D(1990, 1, 1), D(1995, 1, 1))], created=D(1990, 1, 1))
     assert counted_intervals(old, "created", False, early) == []
+
+
+class MemoryBookmarks:
+    """A bookmark store in a dict (the rules of ``RunContext`` need no search engine)."""
+
+    def __init__(self, **values):
+        self.values = dict(values)
+
+    def get(self, name, community_id):
+        return self.values.get(name)
+
+    def set(self, name, community_id, day):
+        self.values[name] = day
+
+
+def test_window_and_bookmark_rules(app):
+    from invenio_stats_dashboard.aggregations.base import RunContext, get_aggregator
+
+    delta = get_aggregator("community-records-delta-created")
+    snapshot = get_aggregator("community-records-snapshot-created")
+    first = D(2024, 1, 1)
+    today = D(2024, 3, 1)
+
+    def ctx(store, **options):
+        return RunContext(bookmarks=store, today=today, **options)
+
+    # resume the day after the bookmark; the catch-up limit caps a run without --end-date
+    app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 10
+    try:
+        store = MemoryBookmarks(**{delta.name: D(2024, 1, 31)})
+        window = ctx(store).window(delta, "c", first)
+        assert (window.start, window.end, window.limited) == (D(2024, 2, 1), D(2024, 2, 10), True)
+        window = ctx(store, end=today, end_explicit=True).window(delta, "c", first)
+        assert (window.end, window.limited) == (today, False)
+    finally:
+        app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 365
+    # a range after a gap is written but does not move the bookmark
+    run = ctx(store, start=D(2024, 2, 10), end=D(2024, 2, 20), end_explicit=True)
+    window = run.window(delta, "c", first)
+    assert not window.connects
+    run.finish(delta, "c", window, 11)
+    assert store.values[delta.name] == D(2024, 1, 31)
+    # nor does a never-aggregated series written from the middle
+    fresh = MemoryBookmarks()
+    run = ctx(fresh, start=D(2024, 2, 1))
+    run.finish(delta, "c", run.window(delta, "c", first), 1)
+    assert delta.name not in fresh.values
+    # re-running an old range never moves a bookmark back
+    run = ctx(store, start=D(2024, 1, 5), end=D(2024, 1, 6), end_explicit=True)
+    run.finish(delta, "c", run.window(delta, "c", first), 2)
+    assert store.values[delta.name] == D(2024, 1, 31)
+    # a snapshot stops where its delta is; without a delta it does not run
+    assert ctx(store).window(snapshot, "c", first).end == D(2024, 1, 31)
+    assert ctx(MemoryBookmarks()).window(snapshot, "c", first) is None
+    # days before the series start are never written; no data, no window
+    assert ctx(MemoryBookmarks(), start=D(2023, 1, 1)).window(delta, "c", first).start == first
+    assert ctx(MemoryBookmarks()).window(delta, "c", None) is None

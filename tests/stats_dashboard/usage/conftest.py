@@ -92,3 +92,38 @@ def cli_runner(app):
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return _run
+
+
+@pytest.fixture()
+def instance_env(app, search_hosts, tmp_path, monkeypatch):
+    """An instance path whose invenio.cfg points a child process at this test's services."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    config = {
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SEARCH_HOSTS": search_hosts,
+        "SEARCH_INDEX_PREFIX": app.config.get("SEARCH_INDEX_PREFIX", ""),
+        "CACHE_REDIS_URL": app.config["CACHE_REDIS_URL"],
+        "AUDIT_LOGS_ENABLED": False,
+        "JOBS_LOGGING": False,
+    }
+    (instance / "invenio.cfg").write_text("".join(f"{k} = {v!r}\n" for k, v in config.items()))
+    monkeypatch.setenv("INVENIO_INSTANCE_PATH", str(instance))
+    return instance
+
+
+def wait_for_process(pid_dir, name, timeout=180):
+    """The final status of a background process (polls its status file)."""
+    import json
+    import time
+
+    deadline = time.monotonic() + timeout
+    status = {}
+    while time.monotonic() < deadline:
+        path = pid_dir / f"{name}.status.json"
+        if path.exists():
+            status = json.loads(path.read_text())
+            if status.get("state") in ("completed", "failed", "cancelled", "killed"):
+                return status
+        time.sleep(0.2)
+    raise AssertionError(f"{name} did not finish: {status}")

@@ -12,7 +12,7 @@ from invenio_stats_dashboard.usage import indices
 from invenio_stats_dashboard.usage.bookmarks import ReindexingBookmarks
 from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
 
-from .conftest import clear_history, make_event, write_history, write_raw
+from .conftest import clear_history, make_event, wait_for_process, write_history, write_raw
 
 
 def _ids(index):
@@ -27,9 +27,8 @@ def _ids(index):
 
 
 def test_killed_background_migration_resumes(
-    running_app, record_factory, search_clear, search_hosts, cli_runner, tmp_path, monkeypatch
+    running_app, record_factory, search_clear, instance_env, cli_runner, tmp_path
 ):
-    app = running_app.app
     records = [record_factory(), record_factory(files={"x.pdf": 10})]
     clear_history()
     write_history([(r, "global", "added", "2023-01-01") for r in records])
@@ -45,20 +44,6 @@ def test_killed_background_migration_resumes(
     write_raw(events)
     source = indices.raw_index("view", "2024-03")
     total = len(_ids(source))
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    config = {
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SEARCH_HOSTS": search_hosts,
-        "SEARCH_INDEX_PREFIX": app.config.get("SEARCH_INDEX_PREFIX", ""),
-        "CACHE_REDIS_URL": app.config["CACHE_REDIS_URL"],
-        "AUDIT_LOGS_ENABLED": False,
-        "JOBS_LOGGING": False,
-    }
-    (instance / "invenio.cfg").write_text(
-        "".join(f"{key} = {json.loads(json.dumps(value))!r}\n" for key, value in config.items())
-    )
-    monkeypatch.setenv("INVENIO_INSTANCE_PATH", str(instance))
     pid_dir = tmp_path / "pids"
     result = cli_runner(
         "usage-events",
@@ -97,3 +82,31 @@ def test_killed_background_migration_resumes(
     assert resumed.written == total - bm["written"]
     target = _ids(indices.enriched_index("view", "2024-03"))
     assert sorted(target) == sorted(_ids(source)) and len(target) == total
+
+
+def test_generate_background(
+    running_app, record_factory, search_clear, instance_env, cli_runner, tmp_path
+):
+    from invenio_search.utils import prefix_index
+
+    record_factory(created="2024-06-01T00:00:00")
+    record_factory(created="2024-06-02T00:00:00")
+    pid_dir = tmp_path / "pids"
+    result = cli_runner(
+        "usage-events",
+        "generate-background",
+        "--start-date",
+        "2024-06-01",
+        "--events-per-record",
+        "7",
+        "--event-end-date",
+        "2024-07-31",
+        "--pid-dir",
+        str(pid_dir),
+    )
+    assert result.exit_code == 0, result.output
+    assert "usage-event-generation" in result.output
+    status = wait_for_process(pid_dir, "usage-event-generation")
+    assert status["state"] == "completed", status
+    assert status["result"]["events"] == 14
+    assert len(_ids(prefix_index("events-stats-*"))) == 14

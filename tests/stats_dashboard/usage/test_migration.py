@@ -301,3 +301,21 @@ def test_killed_between_write_and_bookmark_loses_and_duplicates_nothing(site, se
     assert result.written == total - written_before  # resumed at the bookmark
     assert set(_all(indices.enriched_index("view", "2024-02"))) == set(_all(raw))
     _check_month(site, "view", "2024-02")
+
+
+def test_spec_examples_async_and_several_event_types(site, cli_runner):
+    """``--event-types view download`` (one flag, two values) and ``--async`` (Celery)."""
+    result = cli_runner("usage-events", "migrate", "--dry-run", "--event-types", "view", "download")
+    assert result.exit_code == 0, result.output
+    assert {line.split()[0] for line in result.output.splitlines()[2:]} == {"view", "download"}
+    result = cli_runner("usage-events", "migrate", "--max-batches", "1", "--batch-size", "5")
+    assert result.exit_code == 0 and "stopped" in result.output
+    result = cli_runner(
+        "usage-events", "migrate", "--async", "--batch-size", "500", "--max-memory-percent", "90"
+    )
+    assert result.exit_code == 0 and "Celery task" in result.output
+    # the test app runs Celery tasks eagerly: the migration is done
+    for event_type in ("view", "download"):
+        for month in ("2024-01", "2024-02"):
+            _check_month(site, event_type, month)
+            assert ReindexingBookmarks().get(event_type, month)["state"] == "migrated"

@@ -192,3 +192,51 @@ def test_usage_incremental_run_continues_the_snapshot(usage_site):
     for key, doc in whole.items():
         assert again[key]["totals"] == doc["totals"], key
         assert again[key]["subcounts"] == doc["subcounts"], key
+
+
+def test_aggregate_status_and_read_commands(usage_site, cli_runner):
+    """The core commands run, show and read the usage aggregations (registry plumbing)."""
+    import json
+
+    site = usage_site
+    cid = str(site["a"].id)
+    result = cli_runner(
+        "aggregate", "--eager", "--community-id", "alpha", "--end-date", END.isoformat()
+    )
+    assert result.exit_code == 0, result.output
+    result = cli_runner(
+        "read",
+        "--community-id",
+        "alpha",
+        "--query-type",
+        "community-usage-delta",
+        "--start-date",
+        "2024-02-01",
+        "--end-date",
+        "2024-02-07",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    documents = json.loads(result.output)["results"]["community-usage-delta"]
+    assert [d["period_start"] for d in documents] == [f"2024-02-0{n}" for n in range(1, 8)]
+    expected = _brute_force(site)[cid]
+    for doc in documents:
+        day = date.fromisoformat(doc["period_start"])
+        views = expected.get(day, {}).get("view", [])
+        assert doc["totals"]["view"] == _metrics(views, False)
+    result = cli_runner(
+        "read",
+        "--community-id",
+        "alpha",
+        "--query-type",
+        "community-usage-snapshot",
+        "--start-date",
+        "2024-02-29",
+        "--end-date",
+        "2024-02-29",
+    )
+    assert result.exit_code == 0 and "totals.view.total_events" in result.output
+    status = cli_runner("status", "--community-id", "alpha")
+    assert status.exit_code == 0
+    assert "usage-delta" in status.output and "usage-snapshot" in status.output
