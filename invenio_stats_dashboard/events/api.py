@@ -13,7 +13,8 @@ from .backfill import ProgressCallback, run_backfill
 from .history import events_alias, events_index_for, read_history, refresh_history, write_plans
 from .model import GLOBAL, parse_datetime, plan_created_change
 from .sources import RecordFilter, records_alias
-from .tracking import register_membership_hooks, sync_parents, utcnow
+from .sync import utcnow
+from .tracking import register_membership_hooks, sync_parents
 
 __all__ = (
     "GLOBAL",

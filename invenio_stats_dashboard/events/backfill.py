@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from .history import read_history, refresh_history, write_plans
-from .model import GLOBAL, RecordPlan, plan_record
-from .sources import RecordFilter, count_records, load_evidence, scan_record_states
-from .tracking import utcnow
+from .history import refresh_history, write_plans
+from .model import GLOBAL, RecordPlan
+from .sources import RecordFilter, count_records, scan_record_states
+from .sync import plan_batch, utcnow
 
 ProgressCallback = Callable[[int, int], None]
 """``progress(done, total)``: records processed so far, records to process."""
@@ -123,19 +123,7 @@ def run_backfill(
         if should_stop and should_stop():
             summary.cancelled = True
             break
-        history = read_history(state.record_id for state in states)
-        evidence = load_evidence(states)
-        plans = [
-            plan_record(
-                state,
-                history.get(state.record_id, []),
-                now,
-                evidence=evidence.get(state.parent_id),
-                scope=scope,
-            )
-            for state in states
-        ]
-        plans = [plan for plan in plans if plan]
+        plans = plan_batch(states, now, scope=scope)
         summary.add(plans, states, scope)
         if plans and not dry_run:
             written += write_plans(plans)

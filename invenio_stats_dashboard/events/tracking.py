@@ -19,21 +19,16 @@ operation; :func:`~invenio_stats_dashboard.events.api.reconcile_membership` repa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app
 from invenio_db.uow import Operation
 from invenio_rdm_records.records.api import RDMRecord
 from invenio_records_resources.services.records.components import ServiceComponent
 
-from .history import read_history, write_plans
-from .model import plan_record
-from .sources import load_evidence, record_states_of_parents
-
-
-def utcnow() -> datetime:
-    """Now, as a naive UTC datetime (how Invenio stores dates)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+from .history import write_plans
+from .sources import record_states_of_parents
+from .sync import plan_batch, utcnow
 
 
 def sync_parents(parent_ids: Iterable[str], now: datetime | None = None) -> int:
@@ -44,20 +39,8 @@ def sync_parents(parent_ids: Iterable[str], now: datetime | None = None) -> int:
     states = record_states_of_parents(parent_ids)
     if not states:
         return 0
-    now = now or utcnow()
-    history = read_history(state.record_id for state in states)
-    evidence = load_evidence(states)
-    plans = [
-        plan_record(
-            state,
-            history.get(state.record_id, []),
-            now,
-            live=True,
-            evidence=evidence.get(state.parent_id),
-        )
-        for state in states
-    ]
-    return write_plans([plan for plan in plans if plan], refresh=True)
+    plans = plan_batch(states, now or utcnow(), live=True)
+    return write_plans(plans, refresh=True)
 
 
 class MembershipSyncOp(Operation):

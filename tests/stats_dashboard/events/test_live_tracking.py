@@ -200,3 +200,39 @@ def test_bulk_add_is_tracked(running_app, community_factory, record_factory, sea
         assert history["global"] == [("added", _created(record.id))]
         assert [kind for kind, _ in history[str(community.id)]] == ["added"]
         assert _within(history[str(community.id)][0][1], t0, t1)
+
+
+def test_community_submission_accepted(
+    running_app, community_factory, owner, depositor, search_clear
+):
+    """A draft submitted to a community enters it when the owner accepts (and it publishes)."""
+    from invenio_rdm_records.records.api import RDMDraft
+
+    from invenio_stats_dashboard.demo.factories import default_metadata
+
+    community = community_factory("submissions")
+    service = current_rdm_records_service
+    draft = service.create(
+        depositor.identity,
+        {
+            "pids": {},
+            "access": {"record": "public", "files": "public"},
+            "files": {"enabled": False},
+            "metadata": default_metadata("Submitted for review"),
+        },
+    )
+    draft_obj = RDMDraft.pid.resolve(draft.id, registered_only=False)
+    service.review.create(
+        depositor.identity,
+        {"type": "community-submission", "receiver": {"community": str(community.id)}},
+        draft_obj,
+    )
+    request = service.review.submit(depositor.identity, draft.id)
+    assert history_of(draft_obj.id) == []
+    t0 = _now()
+    current_requests_service.execute_action(owner.identity, request.id, "accept")
+    t1 = _now()
+    history = _by_community(draft_obj.id)
+    assert history["global"] == [("added", _created(draft_obj.id))]
+    assert [kind for kind, _ in history[str(community.id)]] == ["added"]
+    assert _within(history[str(community.id)][0][1], t0, t1)

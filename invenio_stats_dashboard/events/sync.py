@@ -1,0 +1,39 @@
+"""Plan the history writes of a batch of records (shared by live tracking and backfill)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from .history import read_history
+from .model import RecordPlan, RecordState, plan_record
+from .sources import load_evidence
+
+
+def utcnow() -> datetime:
+    """Now, as a naive UTC datetime (how Invenio stores dates)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def plan_batch(
+    states: Sequence[RecordState],
+    now: datetime,
+    *,
+    live: bool = False,
+    scope: set[str] | None = None,
+) -> list[RecordPlan]:
+    """The non-empty plans of a batch: one history search and two SQL queries in all."""
+    history = read_history(state.record_id for state in states)
+    evidence = load_evidence(states)
+    plans = (
+        plan_record(
+            state,
+            history.get(state.record_id, []),
+            now,
+            live=live,
+            evidence=evidence.get(state.parent_id),
+            scope=scope,
+        )
+        for state in states
+    )
+    return [plan for plan in plans if plan]
