@@ -29,7 +29,8 @@ def migration_status() -> list[dict]:
         holders = indices.alias_holders(event_type)
         names = [indices.raw_index(event_type, m) for m in raw]
         names += [indices.enriched_index(event_type, m) for m in enriched]
-        current_search_client.indices.refresh(index=",".join(names)) if names else None
+        if names:
+            current_search_client.indices.refresh(index=",".join(names))
         counts = _counts(names)
         for month in sorted(raw | enriched):
             source = indices.raw_index(event_type, month)
