@@ -100,16 +100,8 @@ RECORD_IMPORTER_BATCH_DELAY = 0
 STATS_DASHBOARD_PID_DIR = "$DEMO"
 
 # Knowledge Commons custom fields, as the live site registers them.
-from invenio_communities.config import COMMUNITIES_NAMESPACES as _CN
-from invenio_rdm_records.config import RDM_CUSTOM_FIELDS as _RCF, RDM_NAMESPACES as _RN
-from invenio_record_importer_kcworks.custom_fields import (
-    KC_COMMUNITY_CUSTOM_FIELDS, KC_COMMUNITY_NAMESPACES, KC_RECORD_CUSTOM_FIELDS,
-    KC_RECORD_NAMESPACES,
-)
-RDM_NAMESPACES = {**_RN, **KC_RECORD_NAMESPACES}
-RDM_CUSTOM_FIELDS = [*_RCF, *KC_RECORD_CUSTOM_FIELDS]
-COMMUNITIES_NAMESPACES = {**_CN, **KC_COMMUNITY_NAMESPACES}
-COMMUNITIES_CUSTOM_FIELDS = [*KC_COMMUNITY_CUSTOM_FIELDS]
+from invenio_record_importer_kcworks.custom_fields import kc_custom_fields_config
+globals().update(kc_custom_fields_config())
 
 # The embedded engine rejects the "publication_date" facet (date_histogram with a format
 # on a date_range field); drop it.

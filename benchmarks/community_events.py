@@ -18,47 +18,15 @@ index with the same mapping (the engine's raw bulk rate) and prints the ratio.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import random
-import resource
 import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-DB_URI = "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_bench_events"
-
-
-def start_engine():
-    """``(hosts, server)``: the environment's engine, or a fresh osmem-server."""
-    raw = os.environ.get("INVENIO_SEARCH_HOSTS")
-    if raw:
-        return ast.literal_eval(raw), None
-    from osmem_server import OsmemServer
-
-    server = OsmemServer.start(freeze=False, japanese=False)
-    host, port = server.url.rsplit("//", 1)[1].split(":")
-    return [{"host": host, "port": int(port)}], server
-
-
-def make_app(hosts):
-    """The Invenio API app on the benchmark's engine and database."""
-    from invenio_app.factory import create_api
-
-    redis = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/7")
-    return create_api(
-        SEARCH_HOSTS=hosts,
-        SQLALCHEMY_DATABASE_URI=os.environ.get("BENCH_DATABASE_URI", DB_URI),
-        CACHE_REDIS_URL=redis,
-        CELERY_BROKER_URL=redis,
-        BROKER_URL=redis,
-        CELERY_RESULT_BACKEND=redis,
-        CELERY_TASK_ALWAYS_EAGER=True,
-        AUDIT_LOGS_ENABLED=False,
-        JOBS_LOGGING=False,
-    )
+from common import make_app, peak_rss_mb, start_engine
 
 
 def setup(app) -> None:
@@ -217,7 +185,7 @@ def main() -> None:
 
     hosts, server = start_engine()
     try:
-        app = make_app(hosts)
+        app = make_app(hosts, "invenio_bench_events", 7)
         with app.app_context():
             run(app, args)
     finally:
@@ -284,7 +252,7 @@ def run(app, args) -> None:
             f"raw bulk indexing of the same {len(docs)} event documents ({label}): "
             f"{raw:,.0f} docs/s; ratio backfill / raw: {rate / raw:.2f} (target >= 0.50)"
         )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(f"peak memory (max RSS) of this process: {peak:.0f} MB")
 
 

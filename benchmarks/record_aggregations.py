@@ -27,19 +27,16 @@ import ast
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
 import uuid
 from datetime import date, datetime, timedelta
 
+from common import count_requests, make_app, peak_rss_mb, start_engine
+
 START, END = date(2022, 1, 1), date(2024, 12, 31)
 NEW_DAY = END + timedelta(days=1)
-REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
-DATABASE = os.environ.get(
-    "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_bench_aggs"
-)
 RESOURCE_TYPES = [
     ("publication-article", "Journal article"),
     ("dataset", "Dataset"),
@@ -51,38 +48,16 @@ LANGUAGES = [("eng", "English"), ("fra", "French"), ("spa", "Spanish"), ("deu", 
 EXTENSIONS = ["pdf", "csv", "txt", "png", "zip"]
 
 
-# --------------------------------------------------------------------------- app
-def make_app():
-    """The Invenio API app on the benchmark's engine (the database is not used)."""
-    from invenio_app.factory import create_api
-
-    return create_api(
-        SEARCH_HOSTS=ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]),
-        SEARCH_CLIENT_CONFIG={"timeout": 300},
-        SQLALCHEMY_DATABASE_URI=DATABASE,
-        CACHE_REDIS_URL=REDIS,
-        CELERY_BROKER_URL=REDIS,
-        BROKER_URL=REDIS,
-        CELERY_RESULT_BACKEND=REDIS,
-        CELERY_TASK_ALWAYS_EAGER=True,
-        AUDIT_LOGS_ENABLED=False,
-        JOBS_LOGGING=False,
+def bench_app():
+    """The app on the engine the parent started (the database is not written to)."""
+    return make_app(
+        ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]),
+        "invenio_bench_aggs",
+        12,
         COMMUNITY_STATS_EARLIEST_DATE=START.isoformat(),
         COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION=False,
         COMMUNITY_STATS_TRACK_MEMBERSHIP=False,
     )
-
-
-def start_engine():
-    """``(hosts, server)``: the environment's engine, or a fresh osmem-server."""
-    raw = os.environ.get("INVENIO_SEARCH_HOSTS")
-    if raw:
-        return ast.literal_eval(raw), None
-    from osmem_server import OsmemServer
-
-    server = OsmemServer.start(freeze=False, japanese=False)
-    host, port = server.url.rsplit("//", 1)[1].split(":")
-    return [{"host": host, "port": int(port)}], server
 
 
 # --------------------------------------------------------------------------- data
@@ -271,18 +246,10 @@ def run_phase(phase: str, communities: list[str]) -> dict:
     from invenio_stats_dashboard.aggregations.records import RECORDS_AGGREGATORS
     from invenio_stats_dashboard.aggregations.service import run_aggregations
 
-    requests = {"n": 0}
-    transport = current_search_client.transport
-    original = transport.perform_request
-
-    def counting(*args, **kwargs):
-        requests["n"] += 1
-        return original(*args, **kwargs)
-
-    transport.perform_request = counting
+    requests = count_requests(current_search_client)
     if phase == "incremental":  # one new day: 20 records, their events
         write_site(20, communities, NEW_DAY, NEW_DAY, seed=99)
-        requests["n"] = 0
+        requests["requests"] = 0
     names = [aggregator.name for aggregator in RECORDS_AGGREGATORS]
     began = time.monotonic()
     if phase == "backfill":
@@ -293,14 +260,14 @@ def run_phase(phase: str, communities: list[str]) -> dict:
     return {
         "seconds": seconds,
         "documents": report.documents,
-        "requests": requests["n"],
+        "requests": requests["requests"],
         "timings": report.timings,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": peak_rss_mb(),
     }
 
 
 def child_main(phase: str, communities: list[str]) -> None:
-    app = make_app()
+    app = bench_app()
     with app.app_context():
         print(json.dumps(run_phase(phase, communities)))
 
@@ -319,7 +286,7 @@ def main() -> None:
     hosts, server = start_engine()
     os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
     try:
-        app = make_app()
+        app = bench_app()
         with app.app_context():
             site = setup(args.records, args.communities)
         print(

@@ -17,14 +17,14 @@ import time
 import uuid
 from datetime import date
 
+from common import start_engine
 from usage_migration import (
+    bench_app,
     bulk,
     history_actions,
-    make_app,
     raw_event_actions,
     record_docs,
     setup_indices,
-    start_engine,
 )
 
 MONTHS = tuple(f"2024-{m:02d}" for m in range(1, 13))
@@ -66,7 +66,7 @@ def main() -> None:
     hosts, server = start_engine()
     os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
     try:
-        app = make_app()
+        app = bench_app()
         with app.app_context():
             from invenio_rdm_records.records.api import RDMRecord
             from invenio_search import current_search_client

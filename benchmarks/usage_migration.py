@@ -24,45 +24,16 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 
+from common import make_app, start_engine
+
 COMMUNITIES = 50
 MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
 
 
 # --------------------------------------------------------------------------- app
-def make_app():
-    """The Invenio API app on the benchmark's engine (no database needed)."""
-    from invenio_app.factory import create_api
-
-    hosts = ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"])
-    redis = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/6")
-    app = create_api(
-        SEARCH_HOSTS=hosts,
-        SEARCH_CLIENT_CONFIG={"timeout": 300},
-        SQLALCHEMY_DATABASE_URI=os.environ.get(
-            "SQLALCHEMY_DATABASE_URI",
-            "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_bench_usage",
-        ),
-        CACHE_REDIS_URL=redis,
-        CELERY_BROKER_URL=redis,
-        BROKER_URL=redis,
-        CELERY_RESULT_BACKEND=redis,
-        CELERY_TASK_ALWAYS_EAGER=True,
-        AUDIT_LOGS_ENABLED=False,
-        JOBS_LOGGING=False,
-    )
-    return app
-
-
-def start_engine():
-    """``(hosts, server)``: the environment's engine, or a fresh osmem-server."""
-    raw = os.environ.get("INVENIO_SEARCH_HOSTS")
-    if raw:
-        return ast.literal_eval(raw), None
-    from osmem_server import OsmemServer
-
-    server = OsmemServer.start(freeze=False, japanese=False)
-    host, port = server.url.rsplit("//", 1)[1].split(":")
-    return [{"host": host, "port": int(port)}], server
+def bench_app():
+    """The app on the engine the parent started (no database needed)."""
+    return make_app(ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]), "invenio_bench_usage", 6)
 
 
 def setup_indices():
@@ -209,7 +180,7 @@ def child(batch_size: int) -> None:
     """Run the migration (in the child process) and print its figures as JSON."""
     from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
 
-    app = make_app()
+    app = bench_app()
     with app.app_context():
         migrator = Migrator(MigrationOptions(batch_size=batch_size))
         began = time.perf_counter()
@@ -249,7 +220,7 @@ def main() -> None:
     hosts, server = start_engine()
     os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
     try:
-        app = make_app()
+        app = bench_app()
         with app.app_context():
             from invenio_search import current_search_client
 

@@ -59,6 +59,22 @@ KC_COMMUNITY_CUSTOM_FIELDS = [
 ]
 
 
+def kc_custom_fields_config() -> dict:
+    """The four settings that register the KC fields next to InvenioRDM's own.
+
+    For an ``invenio.cfg``: ``globals().update(kc_custom_fields_config())``.
+    """
+    from invenio_communities.config import COMMUNITIES_NAMESPACES
+    from invenio_rdm_records.config import RDM_CUSTOM_FIELDS, RDM_NAMESPACES
+
+    return {
+        "RDM_NAMESPACES": {**RDM_NAMESPACES, **KC_RECORD_NAMESPACES},
+        "RDM_CUSTOM_FIELDS": [*RDM_CUSTOM_FIELDS, *KC_RECORD_CUSTOM_FIELDS],
+        "COMMUNITIES_NAMESPACES": {**COMMUNITIES_NAMESPACES, **KC_COMMUNITY_NAMESPACES},
+        "COMMUNITIES_CUSTOM_FIELDS": [*KC_COMMUNITY_CUSTOM_FIELDS],
+    }
+
+
 def put_custom_field_mappings() -> None:
     """Add the mappings of every configured custom field to the live indices.
 

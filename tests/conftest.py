@@ -26,10 +26,7 @@ from invenio_access.permissions import system_identity  # noqa: E402
 from invenio_app.factory import create_api as _create_api  # noqa: E402
 
 from invenio_record_importer_kcworks.custom_fields import (  # noqa: E402
-    KC_COMMUNITY_CUSTOM_FIELDS,
-    KC_COMMUNITY_NAMESPACES,
-    KC_RECORD_CUSTOM_FIELDS,
-    KC_RECORD_NAMESPACES,
+    kc_custom_fields_config,
     put_custom_field_mappings,
 )
 from invenio_stats_dashboard.demo import factories  # noqa: E402
@@ -84,7 +81,6 @@ def celery_config():
 @pytest.fixture(scope="module")
 def app_config(app_config, cache_uri):
     """Test configuration: real services, eager Celery, KC custom fields, osmem workarounds."""
-    from invenio_communities.config import COMMUNITIES_NAMESPACES
     from invenio_rdm_records import config as rdm_config
 
     app_config.update(
@@ -114,14 +110,11 @@ def app_config(app_config, cache_uri):
         CELERY_TASK_EAGER_PROPAGATES=True,
         SITE_UI_URL="https://127.0.0.1:5000",
         SITE_API_URL="https://127.0.0.1:5000/api",
-        # Knowledge Commons custom fields, as the real site registers them
-        RDM_NAMESPACES={**rdm_config.RDM_NAMESPACES, **KC_RECORD_NAMESPACES},
-        RDM_CUSTOM_FIELDS=[*rdm_config.RDM_CUSTOM_FIELDS, *KC_RECORD_CUSTOM_FIELDS],
-        COMMUNITIES_NAMESPACES={**COMMUNITIES_NAMESPACES, **KC_COMMUNITY_NAMESPACES},
-        COMMUNITIES_CUSTOM_FIELDS=[*KC_COMMUNITY_CUSTOM_FIELDS],
         # the importer's pauses would only slow the tests down
         RECORD_IMPORTER_HEALTH_CHECK_PAUSE=0,
         RECORD_IMPORTER_BATCH_DELAY=0,
+        # Knowledge Commons custom fields, as the real site registers them
+        **kc_custom_fields_config(),
     )
     # osmem rejects the "publication_date" facet (date_histogram + format on a date_range)
     for key in ("RDM_SEARCH", "RDM_SEARCH_DRAFTS"):

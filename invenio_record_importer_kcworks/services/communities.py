@@ -17,9 +17,7 @@ from .scans import (
     iter_group_communities,
     oldest_legacy_dates_by_group,
 )
-from .writes import CreatedDateChange, CreatedDatesCommitOp, commit_changes
-
-PUBLISHED = "P"
+from .writes import CreatedDateChange, CreatedDatesCommitOp, Target, commit_changes, load_rows
 
 
 def _day(value: datetime) -> str:
@@ -44,6 +42,11 @@ class CommunitiesHelper(CreatedDatesHelperBase):
     def service(self):
         """The communities service (its record class and indexer are used)."""
         return current_communities.service
+
+    @property
+    def target(self) -> Target:
+        """Communities: their API class, model and the service indexer."""
+        return Target(self.service.record_cls, self.service.indexer)
 
     def find_communities_needing_created_date_update(self) -> list[dict]:
         """Every non-deleted community with a Commons group id (they may need updating).
@@ -94,12 +97,12 @@ class CommunitiesHelper(CreatedDatesHelperBase):
         if isinstance(new_created_date, arrow.Arrow):
             new_created_date = new_created_date.datetime
         new_created = as_utc(new_created_date)
-        community = self._resolve(community_id)
-        current = as_utc(community.model.created)
-        if not new_created < current:
+        community_id = str(self._resolve(community_id).id)
+        row = load_rows(self.target.model_cls, [community_id])[community_id]
+        if not new_created < row.created:
             return False
-        change = CreatedDateChange(community, current, new_created, write_db=True)
-        uow.register(CreatedDatesCommitOp([change], self.service.indexer, refresh=True))
+        change = CreatedDateChange(row, new_created, write_db=True)
+        uow.register(CreatedDatesCommitOp(self.target, [change], refresh=True))
         return True
 
     def update_community_created_dates(
@@ -136,7 +139,7 @@ class CommunitiesHelper(CreatedDatesHelperBase):
                 stats["updated"] + stats["skipped"] + stats["no_records"] + len(stats["errors"])
             )
         if any(wrote):
-            self.service.indexer.refresh()
+            self.target.indexer.refresh()
         logger.info(
             f"{prefix}Community updates complete: {stats['updated']} updated, "
             f"{stats['skipped']} skipped, {stats['no_records']} no records, "
@@ -166,36 +169,34 @@ class CommunitiesHelper(CreatedDatesHelperBase):
             targets[item.id] = start_of_day(found)
             self.log_item(verbose, f"Found oldest record for group {item.group_id}: {_day(found)}")
         items = {item.id: item for item in batch if item.id in targets}
-        found = {str(c.id): c for c in self.service.record_cls.get_records(list(targets))}
+        rows = load_rows(self.target.model_cls, list(targets))
         changes = []
         for community_id, target in targets.items():
-            item, community = items[community_id], found.get(community_id)
-            if community is None or community.model.deletion_status.value != PUBLISHED:
+            item, row = items[community_id], rows.get(community_id)
+            if row is None or not row.published:
                 self._fail(stats, item, "Community not found or deleted")
                 continue
-            current = as_utc(community.model.created)
-            write_db = target < current
-            if not write_db and item.created == current:
+            write_db = target < row.created
+            if not write_db and item.created == row.created:
                 stats["skipped"] += 1
                 self.log_item(verbose, f"Skipped community '{item.slug}' (date already earlier)")
                 continue
-            new = target if write_db else current
-            changes.append(CreatedDateChange(community, current, new, write_db))
+            changes.append(CreatedDateChange(row, target if write_db else row.created, write_db))
         if not changes:
             return False
         if dry_run:
             for change in changes:
                 stats["updated"] += 1
-                slug = items[str(change.record.id)].slug
+                slug = items[change.id].slug
                 self.log_item(
                     verbose,
                     f"[DRY RUN] Would update {slug} from {_day(change.old_created)} "
                     f"to {_day(change.new_created)}",
                 )
             return False
-        failures = commit_changes(changes, self.service.indexer)
+        failures = commit_changes(self.target, changes)
         for change in changes:
-            item = items[str(change.record.id)]
+            item = items[change.id]
             if item.id in failures:
                 self._fail(stats, item, failures[item.id])
             else:

@@ -13,9 +13,7 @@ from .base import CreatedDatesHelperBase
 from .batches import ProgressCallback
 from .legacy_dates import as_utc, day_bounds, iso, parse_legacy_date
 from .scans import LegacyRecord, count_legacy_records, iter_legacy_records
-from .writes import CreatedDateChange, CreatedDatesCommitOp, commit_changes
-
-PUBLISHED = "P"
+from .writes import CreatedDateChange, CreatedDatesCommitOp, Target, commit_changes, load_rows
 
 
 def _day(value: datetime) -> str:
@@ -39,6 +37,11 @@ class RecordsHelper(CreatedDatesHelperBase):
     def service(self):
         """The RDM records service (its record class and indexer are used)."""
         return current_rdm_records_service
+
+    @property
+    def target(self) -> Target:
+        """Published records: their API class, model and the service indexer."""
+        return Target(self.service.record_cls, self.service.indexer)
 
     def find_records_needing_created_date_update(
         self, start_date: str | None = None, end_date: str | None = None
@@ -86,16 +89,14 @@ class RecordsHelper(CreatedDatesHelperBase):
             new_created = as_utc(new_created_date)
         else:
             new_created = parse_legacy_date(new_created_date)
-        record = self._resolve(record_id)
-        if record.model.deletion_status.value != PUBLISHED:
+        record_id = str(self._resolve(record_id).id)
+        row = load_rows(self.target.model_cls, [record_id])[record_id]
+        if not row.published:
             raise ValueError(f"Record {record_id} is deleted")
-        current = as_utc(record.model.created)
-        if current == new_created:
+        if row.created == new_created:
             return False
-        change = CreatedDateChange(record, current, new_created, write_db=True)
-        uow.register(
-            CreatedDatesCommitOp([change], self.service.indexer, self._announce, refresh=True)
-        )
+        change = CreatedDateChange(row, new_created, write_db=True)
+        uow.register(CreatedDatesCommitOp(self.target, [change], self._announce, refresh=True))
         return True
 
     def update_record_created_dates(
@@ -138,7 +139,7 @@ class RecordsHelper(CreatedDatesHelperBase):
         if not stats["stopped_early"]:
             stats["total_found"] = stats["updated"] + stats["skipped"] + len(stats["errors"])
         if any(wrote):
-            self.service.indexer.refresh()
+            self.target.indexer.refresh()
         logger.info(
             f"{prefix}Record updates complete: {stats['updated']} updated, "
             f"{stats['skipped']} skipped, {len(stats['errors'])} errors"
@@ -155,20 +156,20 @@ class RecordsHelper(CreatedDatesHelperBase):
                 self._fail(stats, item, item.error, "invalid_date", verbose)
             else:
                 valid.append(item)
-        found = {str(r.id): r for r in self.service.record_cls.get_records([i.id for i in valid])}
+        rows = load_rows(self.target.model_cls, [item.id for item in valid])
         changes, items = [], {}
         for item in valid:
-            record = found.get(item.id)
-            if record is None or record.model.deletion_status.value != PUBLISHED:
+            row = rows.get(item.id)
+            if row is None or not row.published:
                 self._fail(stats, item, "Record not found or deleted", "write_failed", verbose)
                 continue
-            current = as_utc(record.model.created)
-            if current == item.legacy_date and item.created == item.legacy_date:
+            if row.created == item.legacy_date and item.created == item.legacy_date:
                 stats["skipped"] += 1
                 self.log_item(verbose, f"Skipped record {item.pid} (dates already match)")
                 continue
-            write_db = current != item.legacy_date
-            changes.append(CreatedDateChange(record, current, item.legacy_date, write_db))
+            changes.append(
+                CreatedDateChange(row, item.legacy_date, row.created != item.legacy_date)
+            )
             items[item.id] = item
         if not changes:
             return False
@@ -177,13 +178,13 @@ class RecordsHelper(CreatedDatesHelperBase):
                 stats["updated"] += 1
                 self.log_item(
                     verbose,
-                    f"[DRY RUN] Would update record {items[str(change.record.id)].pid} "
+                    f"[DRY RUN] Would update record {items[change.id].pid} "
                     f"from {_day(change.old_created)} to {_day(change.new_created)}",
                 )
             return False
-        failures = commit_changes(changes, self.service.indexer, self._announce)
+        failures = commit_changes(self.target, changes, self._announce)
         for change in changes:
-            item = items[str(change.record.id)]
+            item = items[change.id]
             if item.id in failures:
                 self._fail(stats, item, failures[item.id], "write_failed", verbose)
             else:
@@ -210,8 +211,8 @@ class RecordsHelper(CreatedDatesHelperBase):
         """Send ``record_created_dates_updated`` for committed changes; never raise."""
         payload = [
             {
-                "record_id": str(change.record.id),
-                "parent_id": str(change.record.model.parent_id),
+                "record_id": change.id,
+                "parent_id": change.row.parent_id,
                 "old_created": change.old_created,
                 "new_created": change.new_created,
             }

@@ -61,9 +61,6 @@ from datetime import date, timedelta
 
 from flask import current_app
 
-GLOBAL = "global"
-"""Pseudo-community id of the instance-wide series."""
-
 
 def prefixed(name: str) -> str:
     """The index or alias name with the instance's ``SEARCH_INDEX_PREFIX``."""

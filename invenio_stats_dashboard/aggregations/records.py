@@ -16,8 +16,8 @@ from flask import current_app
 from invenio_search import current_search_client
 from opensearchpy.helpers import streaming_bulk
 
+from ..communities import GLOBAL
 from .base import (
-    GLOBAL,
     Aggregator,
     CommunityOutcome,
     RunContext,

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask import current_app
 from invenio_search import current_search_client
 
-from .base import GLOBAL
+from ..communities import GLOBAL
 from .bookmarks import BookmarkStore
 from .sources import events_alias
 

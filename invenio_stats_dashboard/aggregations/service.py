@@ -7,7 +7,6 @@ Celery task (scheduled and non-eager runs) and the background process.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +15,10 @@ from datetime import date
 import redis
 from flask import current_app
 
-from .base import GLOBAL, RunCancelled, RunContext, aggregators
+from ..communities import GLOBAL
+from ..communities import resolve_community_ids as resolve_ids
+from ..search.setup import ensure_search_setup
+from .base import RunCancelled, RunContext, aggregators
 from .bookmarks import BookmarkStore
 from .sources import history_community_ids
 
@@ -27,46 +29,13 @@ class AggregationError(Exception):
     """A run cannot start (bad input, disabled, locked); the message says why."""
 
 
-class CommunityNotFound(AggregationError):
-    """A community id or slug that does not exist."""
-
-
 class AggregationLocked(AggregationError):
     """Another aggregation run holds the lock."""
 
 
-def resolve_community_id(value: str) -> str:
-    """A community UUID from a UUID, a slug or "global"."""
-    from invenio_communities.communities.records.api import Community
-    from invenio_pidstore.errors import PIDDeletedError, PIDDoesNotExistError
-    from sqlalchemy.orm.exc import NoResultFound
-
-    if value == GLOBAL:
-        return GLOBAL
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        is_uuid = False
-    else:
-        is_uuid = True
-    try:
-        if is_uuid:
-            return str(Community.get_record(value).id)
-        return str(Community.pid.resolve(value).id)
-    except (NoResultFound, PIDDoesNotExistError, PIDDeletedError):
-        raise CommunityNotFound(f"Community not found: {value}") from None
-
-
 def resolve_community_ids(values: Iterable[str] | None) -> list[str] | None:
-    """Resolve several ids or slugs (None stays None: all communities)."""
-    if not values:
-        return None
-    resolved = []
-    for value in values:
-        community_id = resolve_community_id(value)
-        if community_id not in resolved:
-            resolved.append(community_id)
-    return resolved
+    """Resolve several ids or slugs (None or empty stays None: all communities)."""
+    return resolve_ids(values) if values else None
 
 
 def all_community_ids() -> list[str]:
@@ -163,6 +132,7 @@ def run_aggregations(
     """
     began = time.monotonic()
     chosen = aggregators(names)
+    ensure_search_setup()
     with aggregation_lock() as renew:
         _reconcile_membership()
         ids = community_ids if community_ids is not None else all_community_ids()

@@ -14,7 +14,6 @@ from flask import current_app
 from invenio_search import current_search_client
 from opensearchpy.helpers import scan
 
-from .base import prefixed
 from .record_engine import Membership, membership_from_events
 from .record_facts import SOURCE_FIELDS, RecordFacts, facts_from_source, missing_facts
 
@@ -34,11 +33,9 @@ def page_size() -> int:
 
 
 def events_alias() -> str:
-    """The membership history alias (from the events API when it is installed)."""
-    try:
-        from ..events.api import events_alias as api_alias
-    except ImportError:
-        return prefixed("stats-community-events")
+    """The membership history alias (owned by the events API)."""
+    from ..events.api import events_alias as api_alias
+
     return api_alias()
 
 

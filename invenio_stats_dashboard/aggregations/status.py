@@ -10,7 +10,8 @@ from datetime import date
 
 from invenio_search import current_search_client
 
-from .base import GLOBAL, Aggregator, aggregators
+from ..communities import GLOBAL
+from .base import Aggregator, aggregators
 from .bookmarks import BookmarkStore
 
 

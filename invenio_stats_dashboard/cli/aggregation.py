@@ -15,15 +15,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 from opensearchpy.exceptions import TransportError
 
-from ..aggregations.base import GLOBAL, aggregators
+from ..aggregations.base import aggregators
 from ..aggregations.service import (
     AggregationError,
-    CommunityNotFound,
     all_community_ids,
-    resolve_community_id,
     resolve_community_ids,
     run_aggregations,
 )
+from ..communities import GLOBAL, CommunityNotFound, resolve_community_id
 from ..processes.manager import ProcessError
 from .processes import get_manager, pid_dir_option
 

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from invenio_communities.communities.records.models import CommunityMetadata
 from invenio_search import current_search_client
 
+from ..communities import CommunityNotFound
+from ..communities import resolve_community_ids as resolve_ids
 from .backfill import ProgressCallback, run_backfill
 from .history import events_alias, events_index_for, read_history, refresh_history, write_plans
 from .model import GLOBAL, parse_datetime, plan_created_change
@@ -47,28 +48,11 @@ def parse_day(value: str | date | None, name: str = "date") -> date | None:
 
 
 def resolve_community_ids(values: Iterable[str]) -> list[str]:
-    """Community UUIDs for UUIDs or slugs (``global`` passes through).
-
-    Raises :class:`InvalidFilterError` naming every unknown community.
-    """
-    resolved, unknown = [], []
-    for value in values:
-        value = value.strip()
-        if value == GLOBAL:
-            resolved.append(GLOBAL)
-            continue
-        query = CommunityMetadata.query.filter(CommunityMetadata.is_deleted.is_(False))
-        try:
-            match = query.filter(CommunityMetadata.id == uuid.UUID(value)).one_or_none()
-        except ValueError:
-            match = query.filter(CommunityMetadata.slug == value).one_or_none()
-        if match is None:
-            unknown.append(value)
-        else:
-            resolved.append(str(match.id))
-    if unknown:
-        raise InvalidFilterError(f"unknown community: {', '.join(unknown)}")
-    return list(dict.fromkeys(resolved))
+    """Community UUIDs for UUIDs or slugs; unknown ones raise :class:`InvalidFilterError`."""
+    try:
+        return resolve_ids(values)
+    except CommunityNotFound as error:
+        raise InvalidFilterError(str(error)) from None
 
 
 def _filter_and_scope(

@@ -11,6 +11,7 @@ from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 from opensearchpy import helpers
 
+from ..search.setup import ensure_search_setup
 from .model import HistoryEvent, RecordPlan, parse_datetime
 
 EVENTS_INDEX = "stats-community-events"
@@ -98,6 +99,7 @@ def write_plans(plans: Iterable[RecordPlan], refresh: bool = False) -> int:
     """
     # grouped by index (stable: one document's actions keep their order): the engine
     # handles a bulk request faster when each index's actions are together
+    ensure_search_setup()
     actions = sorted(plan_actions(plans), key=lambda action: action["_index"])
     written = 0
     for ok, _item in helpers.streaming_bulk(

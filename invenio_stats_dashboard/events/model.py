@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-GLOBAL = "global"
+from ..communities import GLOBAL
+
 ADDED = "added"
 REMOVED = "removed"
 

@@ -32,13 +32,13 @@ from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 
 from ..aggregations.base import (
-    GLOBAL,
     Aggregator,
     CommunityOutcome,
     RunContext,
     doc_id,
     register,
 )
+from ..communities import GLOBAL
 from . import indices
 
 BULK_BYTES = 5 * 1024 * 1024

@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 
+from ..search.setup import ensure_search_setup
 from . import indices
 from .enrichment import strip_enrichment
 from .lookup import BatchEnricher, records_index
@@ -163,6 +164,8 @@ def generate(
 
     ``should_stop`` is asked after each page of records (a background cancel).
     """
+    if not opts.dry_run:
+        ensure_search_setup()
     today = date.today()
     end = opts.event_end_date or opts.end_date or today
     rng = random.Random(opts.seed)

@@ -32,6 +32,7 @@ from flask import current_app
 from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 
+from ..search.setup import ensure_search_setup
 from . import indices
 from .bookmarks import ReindexingBookmarks, now_iso
 from .enrichment import ENRICHMENT_FIELDS
@@ -427,4 +428,5 @@ class MonthMigration:
 
 def migrate(options: MigrationOptions, **kwargs) -> list[MonthResult]:
     """Run a migration with these options (used by the CLI and the Celery task)."""
+    ensure_search_setup()
     return Migrator(options, **kwargs).run()

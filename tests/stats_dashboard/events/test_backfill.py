@@ -171,7 +171,7 @@ def test_generate_filters(site):
 
 def test_bad_filters_raise_clear_errors(site):
     """Unknown community, malformed and reversed dates."""
-    with pytest.raises(InvalidFilterError, match="unknown community: nope"):
+    with pytest.raises(InvalidFilterError, match="Community not found: nope"):
         generate_community_events(community_ids=["nope"])
     with pytest.raises(InvalidFilterError, match="YYYY-MM-DD"):
         generate_community_events(start_date="2020-13-01")

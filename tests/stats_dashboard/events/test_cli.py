@@ -74,7 +74,7 @@ def test_generate_record_ids_accepts_lists(run, site):  # noqa: F811
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--community-id", "no-such-community"], "unknown community: no-such-community"),
+        (["--community-id", "no-such-community"], "Community not found: no-such-community"),
         (["--start-date", "2024-02-30"], "YYYY-MM-DD"),
         (["--end-date", "yesterday"], "YYYY-MM-DD"),
         (["--start-date", "2024-02-02", "--end-date", "2024-02-01"], "after end date"),

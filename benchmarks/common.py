@@ -1,0 +1,67 @@
+"""What every benchmark shares: its search engine, its Invenio app, request counting, memory.
+
+Each benchmark uses its own PostgreSQL database and Redis db so it never touches the
+test suite's or a demo's data.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import resource
+
+PG = os.environ.get("BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+
+
+def start_engine():
+    """``(hosts, server)``: ``INVENIO_SEARCH_HOSTS``' engine, or a fresh osmem-server."""
+    raw = os.environ.get("INVENIO_SEARCH_HOSTS")
+    if raw:
+        return ast.literal_eval(raw), None
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(freeze=False, japanese=False)
+    host, port = server.url.rsplit("//", 1)[1].split(":")
+    return [{"host": host, "port": int(port)}], server
+
+
+def make_app(hosts, database: str, redis_db: int, **config):
+    """The Invenio API app on ``hosts``, database ``database`` and Redis db ``redis_db``.
+
+    ``SQLALCHEMY_DATABASE_URI`` and ``BENCH_REDIS`` override the defaults.
+    """
+    from invenio_app.factory import create_api
+
+    redis = os.environ.get("BENCH_REDIS", f"redis://127.0.0.1:6379/{redis_db}")
+    return create_api(
+        SEARCH_HOSTS=hosts,
+        SEARCH_CLIENT_CONFIG={"timeout": 300},
+        SQLALCHEMY_DATABASE_URI=os.environ.get("SQLALCHEMY_DATABASE_URI", f"{PG}/{database}"),
+        CACHE_REDIS_URL=redis,
+        CELERY_BROKER_URL=redis,
+        BROKER_URL=redis,
+        CELERY_RESULT_BACKEND=redis,
+        CELERY_TASK_ALWAYS_EAGER=True,
+        AUDIT_LOGS_ENABLED=False,
+        JOBS_LOGGING=False,
+        **config,
+    )
+
+
+def count_requests(client) -> dict:
+    """Count every request ``client`` sends (bulk writes included); returns the counter."""
+    counter = {"requests": 0}
+    transport = client.transport
+    original = transport.perform_request
+
+    def counted(*args, **kwargs):
+        counter["requests"] += 1
+        return original(*args, **kwargs)
+
+    transport.perform_request = counted
+    return counter
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
