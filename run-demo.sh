@@ -17,7 +17,7 @@ source "$ROOT/scripts/stack.sh"
 DEMO=$ROOT/demo
 DEMO_DB=invenio_stats_demo
 OSMEM_PORT=${DEMO_SEARCH_PORT:-19211}
-RECORDS=${DEMO_RECORDS:-300}
+RECORDS=${DEMO_RECORDS:-200}
 
 stop_engine() {
   if [ -f "$DEMO/osmem.pid" ]; then
@@ -88,7 +88,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 SECRET_KEY = "demo-not-secret"
 DATACITE_ENABLED = False
-APP_ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+TRUSTED_HOSTS = ["localhost", "127.0.0.1"]
 SITE_UI_URL = "https://127.0.0.1:5000"
 SITE_API_URL = "https://127.0.0.1:5000/api"
 MAIL_SUPPRESS_SEND = True
@@ -98,6 +98,11 @@ JOBS_LOGGING = False
 # The importer's pauses are for busy production clusters.
 RECORD_IMPORTER_BATCH_DELAY = 0
 STATS_DASHBOARD_PID_DIR = "$DEMO"
+# Warnings and errors on the console (InvenioRDM logs at DEBUG otherwise).
+LOGGING_CONSOLE_LEVEL = "WARNING"
+# The demo's records go back about three years: one aggregation run covers them all
+# (on a real site the default catch-up keeps each run bounded; later runs continue).
+COMMUNITY_STATS_CATCHUP_INTERVAL = 1500
 
 # Knowledge Commons custom fields, as the live site registers them.
 from invenio_record_importer_kcworks.custom_fields import kc_custom_fields_config
@@ -126,6 +131,7 @@ TODAY=$(date -u +%F)
 EVENTS_FROM=$(date -u -d "-150 days" +%F)
 YESTERDAY=$(date -u -d "-1 day" +%F)
 MONTH_AGO=$(date -u -d "-30 days" +%F)
+WEEK_AGO=$(date -u -d "-6 days" +%F)
 
 run() {
   printf '\n\033[1;36m$ %s\033[0m\n' "$*"
@@ -142,7 +148,7 @@ run invenio community-stats community-events generate
 run invenio community-stats usage-events migrate
 run invenio community-stats aggregate --eager
 run invenio community-stats status
-run invenio community-stats read --community-id digital-humanities \
+run invenio community-stats read --community-id urban-studies \
   --start-date "$MONTH_AGO" --end-date "$TODAY"
 run invenio community-stats read --start-date "$MONTH_AGO" --end-date "$TODAY"
 
@@ -154,8 +160,8 @@ Try next (in this shell, or after these two lines in a new one):
   export INVENIO_INSTANCE_PATH=$DEMO
   export PATH=$VENV/bin:\$PATH
   invenio community-stats status --verbose
-  invenio community-stats read --community-id medieval-studies --query-type community-record-snapshot-created --start-date $MONTH_AGO --format json
-  invenio community-stats read --community-id digital-humanities --query-type community-usage-delta --start-date $MONTH_AGO
+  invenio community-stats read --community-id digital-humanities --query-type community-record-snapshot-created --start-date $WEEK_AGO
+  invenio community-stats read --community-id urban-studies --query-type community-usage-delta --start-date $WEEK_AGO --format json
   invenio community-stats community-events status --community-details
   invenio community-stats usage-events status
   invenio importer update_created_dates --dry-run --verbose

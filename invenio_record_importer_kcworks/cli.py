@@ -63,19 +63,28 @@ class _EchoHandler(logging.Handler):
 
 @contextmanager
 def _log_to_stderr(verbose: bool):
-    """Show the helpers' warnings (and with ``--verbose`` their INFO lines) on stderr."""
+    """While the command runs, the app logger writes to stderr through this handler only.
+
+    Warnings and errors always, the helpers' INFO lines with ``--verbose``; whatever
+    level and handlers the instance configured come back afterwards.
+    """
     logger = current_app.logger
-    previous = logger.level
-    handler = _EchoHandler(logging.INFO if verbose else logging.WARNING)
+    level, handlers, propagate = logger.level, list(logger.handlers), logger.propagate
+    handler = _EchoHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    if verbose and logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
+    for old in handlers:
+        logger.removeHandler(old)
     logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
     try:
         yield
     finally:
         logger.removeHandler(handler)
-        logger.setLevel(previous)
+        for old in handlers:
+            logger.addHandler(old)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def _banner(title: str, first: bool = False) -> None:

@@ -241,6 +241,14 @@ class Aggregator:
         return results
 
 
+class BatchedAggregator(Aggregator):
+    """An aggregator whose work is done by ``run_batch``, shared with its batch."""
+
+    def run(self, ctx: RunContext, community_ids: list[str]) -> dict[str, CommunityOutcome]:
+        """Run this aggregation alone (a batch of one)."""
+        return self.run_batch([self], ctx, community_ids)[self.name]
+
+
 _REGISTRY: dict[str, Aggregator] = {}
 
 

@@ -19,6 +19,7 @@ from opensearchpy.helpers import streaming_bulk
 from ..communities import GLOBAL
 from .base import (
     Aggregator,
+    BatchedAggregator,
     CommunityOutcome,
     RunContext,
     Window,
@@ -50,7 +51,7 @@ def bulk_size() -> int:
     return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_BULK_SIZE") or 500)
 
 
-class RecordsAggregator(Aggregator):
+class RecordsAggregator(BatchedAggregator):
     """Records delta or snapshot under one date basis."""
 
     batch = "records"
@@ -66,10 +67,6 @@ class RecordsAggregator(Aggregator):
         self.date_field = "period_start" if kind == "delta" else "snapshot_date"
         self.depends_on = f"community-records-delta-{basis}" if kind == "snapshot" else None
         self.order = (10 if kind == "delta" else 20) + BASES.index(basis)
-
-    def run(self, ctx: RunContext, community_ids: list[str]) -> dict[str, CommunityOutcome]:
-        """Run this aggregation alone."""
-        return self.run_batch([self], ctx, community_ids)[self.name]
 
     @classmethod
     def run_batch(

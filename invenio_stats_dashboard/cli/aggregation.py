@@ -319,6 +319,43 @@ def _render_table(query_type: str, documents: list[dict]) -> list[str]:
     return lines
 
 
+def _render_summary(query_type: str, documents: list[dict]) -> list[str]:
+    """One query type in a few lines (the combined answer of ``read``).
+
+    A delta: the sums of its additive metrics over the range (daily distinct counts do
+    not add up, so they are left to ``--query-type``); a snapshot: its first and last
+    day and the change between them.
+    """
+    if not documents:
+        return [f"== {query_type}: no data in this range"]
+    first, last = documents[0], documents[-1]
+    span = f"{_document_day(first)} to {_document_day(last)}, {len(documents)} days"
+    flats = [_flatten({k: v for k, v in d.items() if k != "subcounts"}) for d in documents]
+    metrics = list(dict.fromkeys(k for flat in flats for k in flat))
+    width = max(len(m) for m in metrics)
+    if "snapshot_date" in last:
+        lines = [f"== {query_type} ({span})"]
+        lines.append(
+            f"   {'':<{width}}{_document_day(first):>14}{_document_day(last):>14}{'change':>14}"
+        )
+        for metric in metrics:
+            start, end = flats[0].get(metric, 0), flats[-1].get(metric, 0)
+            lines.append(f"   {metric:<{width}}{start:>14}{end:>14}{end - start:>+14}")
+    else:
+        lines = [f"== {query_type} ({span}; sums)"]
+        for metric in metrics:
+            if not _is_distinct_count(metric):
+                total = sum(flat.get(metric, 0) for flat in flats)
+                lines.append(f"   {metric:<{width}}{total:>14}")
+    return lines
+
+
+def _is_distinct_count(metric: str) -> bool:
+    """Daily distinct counts (uploaders, unique visitors, records, ...) are not additive."""
+    name = metric.rsplit(".", 1)[-1]
+    return name == "uploaders" or name.startswith("unique_")
+
+
 def _item_summary(item: dict) -> str:
     """``label [id]: records`` of one subcount item (``+added -removed`` for deltas)."""
     ident, label = item.get("id"), item.get("label") or item.get("id")
@@ -352,7 +389,12 @@ def _item_summary(item: dict) -> str:
 )
 @with_appcontext
 def read(community_id, start_date, end_date, query_type, output_format):
-    """Read the daily statistics of a community (or global) over a date range."""
+    """Read the daily statistics of a community (or global) over a date range.
+
+    Without --query-type: every statistic in a few lines (deltas summed over the range,
+    snapshots on the first and last day). With it: that statistic day by day, with the
+    last day's subcounts. --format json gives every document in full.
+    """
     from ..queries import UnknownQueryType, read_stats
 
     _require_enabled()
@@ -380,9 +422,12 @@ def read(community_id, start_date, end_date, query_type, output_format):
         return
     label = "global" if resolved == GLOBAL else f"{community_id} ({resolved})"
     click.echo(f"Statistics for {label}, {start} to {end}")
+    render = _render_table if query_type else _render_summary
     for name, documents in results.items():
-        for line in _render_table(name, documents):
+        for line in render(name, documents):
             click.echo(line)
+    if not query_type:
+        click.echo("Day by day, with subcounts: add --query-type NAME (or --format json).")
 
 
 # --------------------------------------------------------------------------- destroy

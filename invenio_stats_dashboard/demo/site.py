@@ -18,6 +18,7 @@ from invenio_rdm_records.proxies import (
     current_record_communities_service as record_communities_service,
 )
 
+from ..events.sync import membership_clock
 from . import factories
 from .vocabularies import AFFILIATIONS, FUNDERS, LANGUAGES, LICENSES, RESOURCE_TYPES, SUBJECTS
 
@@ -49,11 +50,24 @@ class DemoSiteConfig:
 
     communities: int = 12
     migrated_communities: int = 5
-    records: int = 300
+    records: int = 200
     history_days: int = 240
     files_share: float = 0.5
     seed: int = 20261123
     today: date = field(default_factory=lambda: datetime.now(UTC).date())
+
+
+@dataclass(frozen=True)
+class MembershipOperation:
+    """One service call that changed a record's membership, and when it returned."""
+
+    record_id: str
+    action: str
+    """One of "published" (into ``community_ids``), "added", "removed", "deleted"."""
+    moment: datetime
+    """Naive UTC: the replay clock live tracking dated the change with (real time for
+    the deletion, which InvenioRDM dates itself)."""
+    community_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -67,6 +81,10 @@ class DemoSite:
     removed: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     legacy_errors: int = 0
+    specs: dict[str, factories.RecordSpec] = field(default_factory=dict)
+    """Record PID value -> what was asked to be published (metadata, files, dates)."""
+    operations: list[MembershipOperation] = field(default_factory=list)
+    """Membership changes in the order they were made."""
 
     def summary(self) -> dict[str, int]:
         """Counts to print at the end of the build."""
@@ -80,6 +98,16 @@ class DemoSite:
             "deletions": len(self.deleted),
             "unparseable legacy dates": self.legacy_errors,
         }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _moment_between(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    """A random moment (whole minutes) in ``[start, end]``."""
+    minutes = max(int((end - start).total_seconds() // 60), 0)
+    return (start + timedelta(minutes=rng.randint(0, minutes))).replace(second=0, microsecond=0)
 
 
 def _legacy_value(rng: random.Random, moment: datetime, index: int) -> str:
@@ -156,7 +184,7 @@ def build_demo_site(
         custom_fields = {}
         if is_migrated:
             true_created = datetime.combine(
-                first_day - timedelta(days=rng.randint(30, 900)), time(rng.randint(0, 23), 15)
+                first_day - timedelta(days=rng.randint(30, 540)), time(rng.randint(0, 23), 15)
             )
             created = migration_moment
             if index % 41 == 7:
@@ -180,38 +208,65 @@ def build_demo_site(
                 first_day + timedelta(days=rng.randint(0, config.history_days - 1)),
                 time(rng.randint(0, 23), rng.randint(0, 59)),
             )
-            published = created.date() - timedelta(days=rng.randint(0, 2000))
+            published = created.date() - timedelta(days=rng.randint(0, 365))
         files = {}
         if rng.random() < config.files_share:
             for n, (ext, size) in enumerate(rng.sample(FILE_KINDS, k=rng.randint(1, 3))):
                 files[f"file-{n}.{ext}"] = rng.randint(size // 4, size)
-        record = factories.publish_record(
-            identity,
+        spec = factories.RecordSpec(
             metadata=_metadata(rng, f"Demo record {index + 1}", published),
             files=files,
             communities=members,
             custom_fields=custom_fields,
             created=created,
         )
+        # live tracking dates the record's entry into its communities when it was created
+        with membership_clock(created):
+            record = factories.publish_record(identity, spec)
         site.records.append(record)
+        site.specs[record["id"]] = spec
+        if (index + 1) % 50 == 0 and index + 1 < config.records:
+            log(f"  {index + 1} of {config.records} records")
+        site.operations.append(
+            MembershipOperation(
+                record["id"], "published", created, tuple(str(c.id) for c in members)
+            )
+        )
 
-    log("membership changes: additions, a removal, a deletion")
+    log("membership changes over time: additions, removals, a deletion")
+    yesterday = datetime.combine(config.today - timedelta(days=1), time(12))
+
+    def later_moment(record) -> datetime:
+        """After the record was published, before today."""
+        published_at = site.specs[record["id"]].created + timedelta(hours=1)
+        return _moment_between(rng, published_at, max(published_at, yesterday))
+
     candidates = [r for r in site.records if len(r.parent.communities.ids) == 1]
     for record in candidates[:10]:
         target = rng.choice(
             [c for c in site.communities if str(c.id) not in record.parent.communities.ids]
         )
-        record_communities_service.add(
-            identity, record["id"], {"communities": [{"id": str(target.id)}]}
-        )
+        moment = later_moment(record)
+        with membership_clock(moment):
+            record_communities_service.add(
+                identity, record["id"], {"communities": [{"id": str(target.id)}]}
+            )
         site.added.append((record["id"], str(target.id)))
+        site.operations.append(
+            MembershipOperation(record["id"], "added", moment, (str(target.id),))
+        )
     removable = [r for r in site.records[10:] if len(r.parent.communities.ids) >= 2]
     for record in removable[:2]:
         community_id = sorted(record.parent.communities.ids)[-1]
-        record_communities_service.remove(
-            system_identity, record["id"], {"communities": [{"id": community_id}]}
-        )
+        moment = later_moment(record)
+        with membership_clock(moment):
+            record_communities_service.remove(
+                system_identity, record["id"], {"communities": [{"id": community_id}]}
+            )
         site.removed.append((record["id"], community_id))
+        site.operations.append(
+            MembershipOperation(record["id"], "removed", moment, (community_id,))
+        )
     touched = {record_id for record_id, _ in site.added + site.removed}
     for record in [r for r in site.records if r["id"] not in touched][-1:]:
         current_rdm_records_service.delete_record(
@@ -220,4 +275,5 @@ def build_demo_site(
             {"removal_reason": {"id": "spam"}, "is_visible": True, "note": "demo deletion"},
         )
         site.deleted.append(record["id"])
+        site.operations.append(MembershipOperation(record["id"], "deleted", _utcnow()))
     return site

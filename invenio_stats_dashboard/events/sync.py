@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from .history import read_history
 from .model import RecordPlan, RecordState, plan_record
 from .sources import load_evidence
 
+_CLOCK: ContextVar[datetime | None] = ContextVar("membership_clock", default=None)
+
 
 def utcnow() -> datetime:
-    """Now, as a naive UTC datetime (how Invenio stores dates)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, as a naive UTC datetime (how Invenio stores dates), or the replay clock."""
+    return _CLOCK.get() or datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def membership_clock(moment: datetime) -> Iterator[None]:
+    """Date the membership changes live tracking sees inside the block at ``moment``.
+
+    For replaying a site's past through the real services (the demo builder builds
+    eight months of history in minutes); normal operation never sets it.
+    """
+    token = _CLOCK.set(moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment)
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
 
 
 def plan_batch(

@@ -33,6 +33,7 @@ from invenio_search.engine import search as search_engine
 
 from ..aggregations.base import (
     Aggregator,
+    BatchedAggregator,
     CommunityOutcome,
     RunContext,
     doc_id,
@@ -166,16 +167,21 @@ class DayMetrics:
 
     def doc(self, download: bool) -> dict:
         """The delta metrics."""
-        out = {
-            "total_events": self.events,
-            "unique_visitors": len(self.visitors),
-            "unique_records": len(self.records),
-            "unique_parents": len(self.parents),
-        }
-        if download:
-            out["unique_files"] = len(self.files)
-            out["total_volume"] = self.volume
-        return out
+        return _metrics(self, len(self.visitors), download)
+
+
+def _metrics(counters: DayMetrics | Cumulative, visitors: int, download: bool) -> dict:
+    """The metrics of a delta or snapshot document (files and volume for downloads)."""
+    out = {
+        "total_events": counters.events,
+        "unique_visitors": visitors,
+        "unique_records": len(counters.records),
+        "unique_parents": len(counters.parents),
+    }
+    if download:
+        out["unique_files"] = len(counters.files)
+        out["total_volume"] = counters.volume
+    return out
 
 
 class Cumulative:
@@ -202,16 +208,7 @@ class Cumulative:
 
     def doc(self, download: bool) -> dict:
         """The snapshot metrics."""
-        out = {
-            "total_events": self.events,
-            "unique_visitors": self.visitor_days,
-            "unique_records": len(self.records),
-            "unique_parents": len(self.parents),
-        }
-        if download:
-            out["unique_files"] = len(self.files)
-            out["total_volume"] = self.volume
-        return out
+        return _metrics(self, self.visitor_days, download)
 
 
 def _pair(cls) -> dict:
@@ -378,14 +375,10 @@ def _day_of(millis: float) -> date:
 # --------------------------------------------------------------------------- aggregators
 
 
-class UsageAggregator(Aggregator):
+class UsageAggregator(BatchedAggregator):
     """Shared run of the usage delta and snapshot (one pass over the events)."""
 
     batch = "usage"
-
-    def run(self, ctx: RunContext, community_ids: list[str]) -> dict[str, CommunityOutcome]:
-        """Run this aggregation alone."""
-        return self.run_batch([self], ctx, community_ids)[self.name]
 
     @classmethod
     def run_batch(

@@ -1,8 +1,8 @@
 """Brute-force expectations: every document of the six records aggregations, day by day.
 
-Works only from the fixture truth (``SITE_RECORDS``, ``HISTORY``, vocabulary titles) and
-the data model's rules, one record and one day at a time; shares no code with the
-aggregation engine.
+Works only from the fixture truth (records and membership history: by default
+``SITE_RECORDS`` and ``HISTORY``; vocabulary titles) and the data model's rules, one record
+and one day at a time; shares no code with the aggregation engine.
 """
 
 from datetime import date, timedelta
@@ -62,6 +62,7 @@ class Truth:
         self.history = history
         self.records = {r.key: r for r in records}
         self.earliest = earliest
+        self._membership = {}
 
     # ---- facts
     def parent(self, key):
@@ -97,18 +98,33 @@ class Truth:
         return LABELS.get(subcount, {}).get(value, value)
 
     # ---- membership
+    def membership(self, key, community) -> tuple[list, date | None]:
+        """The record's events in a community (by day) and its first day as a member.
+
+        Membership is by day: a member on a day when its last event up to that day is
+        "added"; a record added and removed on the same day was a member on no day.
+        """
+        if (key, community) not in self._membership:
+            events = sorted((d, e) for r, c, e, d in self.history if r == key and c == community)
+            days = [d for d, _ in events if self.member_on(events, d)]
+            self._membership[key, community] = (events, min(days) if days else None)
+        return self._membership[key, community]
+
+    @staticmethod
+    def member_on(events, day) -> bool:
+        member = False
+        for d, e in events:
+            if d <= day:
+                member = e == "added"
+        return member
+
     def counted(self, key, community, basis, day) -> bool:
         if day < self.earliest:
             return False
-        events = [(d, e) for r, c, e, d in self.history if r == key and c == community]
-        added = [d for d, e in events if e == "added"]
-        if not added:
+        events, first_added = self.membership(key, community)
+        if first_added is None:
             return False
-        first_added = min(added)
-        member = False
-        for d, e in sorted(events):
-            if d <= day:
-                member = e == "added"
+        member = self.member_on(events, day)
         record = self.records[key]
         if basis == "created":
             start = record.created

@@ -177,20 +177,49 @@ def test_read(aggregated, runner):
             document.pop(key)
         assert document == expected[day]
 
-    # the meta-query: every query type, readable text
+    # the meta-query: every query type in a few lines (delta sums, snapshot first/last day)
     result = invoke(runner, "read", "--start-date", "2024-01-12", "--end-date", "2024-01-13")
     assert result.exit_code == 0, result.stderr
     for kind in ("delta", "snapshot"):
         for basis in ("created", "published", "added"):
-            assert f"== community-record-{kind}-{basis} (2 days)" in result.stdout
+            header = f"== community-record-{kind}-{basis} (2024-01-12 to 2024-01-13, 2 days"
+            assert header in result.stdout
+
+    def metric_line(section: str, metric: str) -> list[str]:
+        text = result.stdout.split(f"== {section} ")[1].split("==")[0]
+        return next(line.split() for line in text.splitlines() if line.strip().startswith(metric))
+
     snapshot = expected_documents(truth, "global", "snapshot", "created", RUN_END)
-    total = snapshot[date(2024, 1, 13)]["total_records"]["with_files"]
+    first = snapshot[date(2024, 1, 12)]["total_records"]["with_files"]
+    last = snapshot[date(2024, 1, 13)]["total_records"]["with_files"]
+    line = metric_line("community-record-snapshot-created", "total_records.with_files")
+    assert line[1:] == [str(first), str(last), f"{last - first:+d}"]
+    delta = expected_documents(truth, "global", "delta", "added", RUN_END)
+    added = sum(delta[date(2024, 1, d)]["records"]["added"]["with_files"] for d in (12, 13))
+    line = metric_line("community-record-delta-added", "records.added.with_files")
+    assert line[1:] == [str(added)]
+    with pytest.raises(StopIteration):  # daily distinct counts are not summed
+        metric_line("community-record-delta-added", "uploaders")
+
+    # one query type: day by day, with the last day's subcounts
+    result = invoke(
+        runner,
+        "read",
+        "--query-type",
+        "community-record-snapshot-created",
+        "--start-date",
+        "2024-01-12",
+        "--end-date",
+        "2024-01-13",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "== community-record-snapshot-created (2 days)" in result.stdout
     line = next(
         line
-        for line in result.stdout.split("== community-record-snapshot-created")[1].splitlines()
+        for line in result.stdout.splitlines()
         if line.strip().startswith("total_records.with_files")
     )
-    assert line.split()[-1] == str(total)
+    assert line.split()[1:] == [str(first), str(last)]
     first_type = snapshot[date(2024, 1, 13)]["subcounts"]["resource_types"][0]
     count = sum(first_type["records"].values())
     assert f"{first_type['label']} [{first_type['id']}]: {count}" in result.stdout
