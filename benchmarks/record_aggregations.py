@@ -18,9 +18,9 @@ Then, each in a child process (so its peak memory is its own):
 2. incremental: one new day of records and events, then ``aggregate --end-date 2025-01-01``.
 
 Uses Redis db 12 (``BENCH_REDIS``) for its run lock and the database ``invenio_bench_aggs``
-(``SQLALCHEMY_DATABASE_URI``; nothing is written to it). Prints wall time, community-days
-per second, search requests per document and per community-day (every request through the client
-transport, bulk writes included) and peak RSS.
+(``SQLALCHEMY_DATABASE_URI``; nothing is written to it). Prints wall time, documents per
+second, search requests per document and per community-day (every request through the
+client transport, bulk writes included) and peak RSS.
 """
 
 from __future__ import annotations
