@@ -108,11 +108,9 @@ COMMUNITY_STATS_CATCHUP_INTERVAL = 1500
 from invenio_record_importer_kcworks.custom_fields import kc_custom_fields_config
 globals().update(kc_custom_fields_config())
 
-# The embedded engine rejects the "publication_date" facet (date_histogram with a format
-# on a date_range field); drop it.
-from invenio_rdm_records.config import RDM_SEARCH as _S, RDM_SEARCH_DRAFTS as _SD
-RDM_SEARCH = {**_S, "facets": [f for f in _S["facets"] if f != "publication_date"]}
-RDM_SEARCH_DRAFTS = {**_SD, "facets": [f for f in _SD["facets"] if f != "publication_date"]}
+# The embedded engine rejects one of InvenioRDM's facets; drop it (harmless elsewhere).
+from invenio_stats_dashboard.demo.config import embedded_engine_config
+globals().update(embedded_engine_config())
 CFG
 export INVENIO_INSTANCE_PATH=$DEMO
 

@@ -9,20 +9,27 @@ from __future__ import annotations
 import ast
 import os
 import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 
 
-def start_engine():
-    """``(hosts, server)``: ``INVENIO_SEARCH_HOSTS``' engine, or a fresh osmem-server."""
+@contextmanager
+def running_engine() -> Iterator[list[dict]]:
+    """Hosts of ``INVENIO_SEARCH_HOSTS``, or of an osmem-server living for the block."""
     raw = os.environ.get("INVENIO_SEARCH_HOSTS")
     if raw:
-        return ast.literal_eval(raw), None
+        yield ast.literal_eval(raw)
+        return
     from osmem_server import OsmemServer
 
     server = OsmemServer.start(freeze=False, japanese=False)
     host, port = server.url.rsplit("//", 1)[1].split(":")
-    return [{"host": host, "port": int(port)}], server
+    try:
+        yield [{"host": host, "port": int(port)}]
+    finally:
+        server.close()
 
 
 def make_app(hosts, database: str, redis_db: int, **config):

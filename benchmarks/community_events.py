@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-from common import make_app, peak_rss_mb, start_engine
+from common import make_app, peak_rss_mb, running_engine
 
 
 def setup(app) -> None:
@@ -183,14 +183,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     args = parser.parse_args()
 
-    hosts, server = start_engine()
-    try:
+    with running_engine() as hosts:
         app = make_app(hosts, "invenio_bench_events", 7)
         with app.app_context():
             run(app, args)
-    finally:
-        if server is not None:
-            server.close()
 
 
 def run(app, args) -> None:

@@ -36,7 +36,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 
-from common import count_requests, make_app, peak_rss_mb, start_engine
+from common import count_requests, make_app, peak_rss_mb, running_engine
 
 from invenio_stats_dashboard.aggregations.base import prefixed
 
@@ -323,9 +323,8 @@ def main() -> None:
         child_main(args.phase, json.loads(args.community_ids))
         return
 
-    hosts, server = start_engine()
-    os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
-    try:
+    with running_engine() as hosts:
+        os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
         app = bench_app()
         with app.app_context():
             site = setup(args.records, args.communities)
@@ -368,9 +367,6 @@ def main() -> None:
                 print(f"    {name:<40} {seconds:8.1f} s")
         share = results["incremental"]["seconds"] / results["backfill"]["seconds"]
         print(f"\nincremental / backfill time: {share:.1%}")
-    finally:
-        if server is not None:
-            server.close()
 
 
 if __name__ == "__main__":

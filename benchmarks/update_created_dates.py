@@ -31,25 +31,20 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from common import count_requests, make_app, peak_rss_mb, start_engine
+from common import count_requests, make_app, peak_rss_mb, running_engine
 
 MIGRATED = datetime(2024, 5, 1, 12, tzinfo=UTC)
 DATABASE = "invenio_bench_importer"
 
 
 def site_config() -> dict:
-    """KC custom fields, and the osmem facet workaround (as the tests use)."""
-    from invenio_rdm_records import config as rdm_config
-
+    """KC custom fields, and the embedded engine's settings (as the tests use)."""
     from invenio_record_importer_kcworks.custom_fields import kc_custom_fields_config
+    from invenio_stats_dashboard.demo.config import embedded_engine_config
 
-    config = kc_custom_fields_config()
-    for key in ("RDM_SEARCH", "RDM_SEARCH_DRAFTS"):
-        cfg = dict(getattr(rdm_config, key))
-        cfg["facets"] = [f for f in cfg["facets"] if f != "publication_date"]
-        config[key] = cfg
     return {
-        **config,
+        **kc_custom_fields_config(),
+        **embedded_engine_config(),
         "DATACITE_ENABLED": False,
         "RDM_USER_MODERATION_ENABLED": False,
         "SITE_UI_URL": "https://127.0.0.1:5000",
@@ -321,8 +316,7 @@ def main() -> None:
     parser.add_argument("--templates", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    hosts, server = start_engine()
-    try:
+    with running_engine() as hosts:
         app = make_app(hosts, DATABASE, 8, **site_config())
         app.logger.setLevel(logging.CRITICAL)
         with app.app_context():
@@ -337,9 +331,6 @@ def main() -> None:
             reset_site(site)
             report("default delays (1 s between batches of 100)", timed_run(site, delays=True))
             print(f"\npeak memory: {peak_rss_mb():.0f} MB")
-    finally:
-        if server is not None:
-            server.close()
 
 
 if __name__ == "__main__":

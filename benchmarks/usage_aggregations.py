@@ -17,7 +17,7 @@ import time
 import uuid
 from datetime import date
 
-from common import start_engine
+from common import running_engine
 from usage_migration import (
     bench_app,
     bulk,
@@ -63,9 +63,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--records", type=int, default=500)
     args = parser.parse_args()
-    hosts, server = start_engine()
-    os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
-    try:
+    with running_engine() as hosts:
+        os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
         app = bench_app()
         with app.app_context():
             from invenio_rdm_records.records.api import RDMRecord
@@ -111,9 +110,6 @@ def main() -> None:
                 f"search requests: {run.reader.requests} = "
                 f"{run.reader.requests / community_days:.4f} per community-day (target <= 0.05)"
             )
-    finally:
-        if server is not None:
-            server.close()
 
 
 if __name__ == "__main__":

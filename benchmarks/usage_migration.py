@@ -24,7 +24,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 
-from common import make_app, start_engine
+from common import make_app, running_engine
 
 COMMUNITIES = 50
 MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
@@ -217,9 +217,8 @@ def main() -> None:
     if args.child:
         child(args.batch_size)
         return
-    hosts, server = start_engine()
-    os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
-    try:
+    with running_engine() as hosts:
+        os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
         app = bench_app()
         with app.app_context():
             from invenio_search import current_search_client
@@ -264,9 +263,6 @@ def main() -> None:
             "(target < 500 MB)"
         )
         print(f"search requests: {figures['search_requests']}")
-    finally:
-        if server is not None:
-            server.close()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from invenio_record_importer_kcworks.custom_fields import (  # noqa: E402
     put_custom_field_mappings,
 )
 from invenio_stats_dashboard.demo import factories  # noqa: E402
+from invenio_stats_dashboard.demo.config import embedded_engine_config  # noqa: E402
 from invenio_stats_dashboard.demo.vocabularies import load_minimal_vocabularies  # noqa: E402
 
 
@@ -49,6 +50,37 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_test_services():
+    """Start from an empty test database and Redis db, whatever a killed run left behind.
+
+    pytest-invenio drops its tables at the end of each module, but a run that was killed
+    (or a background worker it spawned) leaves tables and rows that break the next run's
+    fixtures (e.g. a duplicate files location), and Redis keys such as the aggregation
+    lock. Connections still open on the database are closed first, so nothing holds a
+    lock on what is dropped.
+    """
+    import redis
+    import sqlalchemy
+    from sqlalchemy_utils.functions import database_exists
+
+    uri = os.environ["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql") and database_exists(uri):
+        engine = sqlalchemy.create_engine(uri, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(
+                sqlalchemy.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            conn.execute(sqlalchemy.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(sqlalchemy.text("CREATE SCHEMA public"))
+        engine.dispose()
+    redis.Redis.from_url(os.environ["CACHE_REDIS_URL"]).flushdb()
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +113,6 @@ def celery_config():
 @pytest.fixture(scope="module")
 def app_config(app_config, cache_uri):
     """Test configuration: real services, eager Celery, KC custom fields, osmem workarounds."""
-    from invenio_rdm_records import config as rdm_config
-
     app_config.update(
         JSONSCHEMAS_HOST="not-used",
         RECORDS_REFRESOLVER_CLS="invenio_records.resolver.InvenioRefResolver",
@@ -115,12 +145,9 @@ def app_config(app_config, cache_uri):
         RECORD_IMPORTER_BATCH_DELAY=0,
         # Knowledge Commons custom fields, as the real site registers them
         **kc_custom_fields_config(),
+        # the embedded engine rejects one of InvenioRDM's facets (harmless elsewhere)
+        **embedded_engine_config(),
     )
-    # osmem rejects the "publication_date" facet (date_histogram + format on a date_range)
-    for key in ("RDM_SEARCH", "RDM_SEARCH_DRAFTS"):
-        cfg = dict(getattr(rdm_config, key))
-        cfg["facets"] = [f for f in cfg["facets"] if f != "publication_date"]
-        app_config[key] = cfg
     return app_config
 
 

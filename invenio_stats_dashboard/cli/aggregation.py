@@ -295,15 +295,20 @@ def _document_day(document: dict) -> str:
     return str(document.get("snapshot_date") or document.get("period_start"))[:10]
 
 
+def _metric_table(documents: list[dict]) -> tuple[list[dict], list[str], int]:
+    """Each document's metrics flattened (subcounts aside), their names, the name width."""
+    flats = [_flatten({k: v for k, v in d.items() if k != "subcounts"}) for d in documents]
+    metrics = list(dict.fromkeys(k for flat in flats for k in flat))
+    return flats, metrics, max((len(m) for m in metrics), default=0)
+
+
 def _render_table(query_type: str, documents: list[dict]) -> list[str]:
     lines = [f"== {query_type} ({len(documents)} days)"]
     if not documents:
         return [*lines, "   no data in this range"]
     for block_start in range(0, len(documents), 7):
         block = documents[block_start : block_start + 7]
-        flats = [_flatten({k: v for k, v in d.items() if k != "subcounts"}) for d in block]
-        metrics = list(dict.fromkeys(k for flat in flats for k in flat))
-        width = max(len(m) for m in metrics)
+        flats, metrics, width = _metric_table(block)
         lines.append(f"   {'':<{width}}" + "".join(f"{_document_day(d):>12}" for d in block))
         for metric in metrics:
             values = "".join(f"{flat.get(metric, 0):>12}" for flat in flats)
@@ -330,9 +335,7 @@ def _render_summary(query_type: str, documents: list[dict]) -> list[str]:
         return [f"== {query_type}: no data in this range"]
     first, last = documents[0], documents[-1]
     span = f"{_document_day(first)} to {_document_day(last)}, {len(documents)} days"
-    flats = [_flatten({k: v for k, v in d.items() if k != "subcounts"}) for d in documents]
-    metrics = list(dict.fromkeys(k for flat in flats for k in flat))
-    width = max(len(m) for m in metrics)
+    flats, metrics, width = _metric_table(documents)
     if "snapshot_date" in last:
         lines = [f"== {query_type} ({span})"]
         lines.append(
