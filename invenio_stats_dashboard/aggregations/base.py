@@ -57,7 +57,7 @@ import importlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 
@@ -76,6 +76,11 @@ def earliest_date() -> date:
     """``COMMUNITY_STATS_EARLIEST_DATE`` as a date: no series starts before it."""
     value = current_app.config.get("COMMUNITY_STATS_EARLIEST_DATE") or "2000-01-01"
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def utc_today() -> date:
+    """Today's UTC day (every day in this package is a UTC day)."""
+    return datetime.now(UTC).date()
 
 
 def catchup_days() -> int:
@@ -119,11 +124,13 @@ class RunContext:
     end_explicit: bool = False
     ignore_bookmark: bool = False
     update_bookmark: bool = True
-    today: date = field(default_factory=date.today)
+    today: date = field(default_factory=utc_today)
     bookmarks: object = None
     """A :class:`~invenio_stats_dashboard.aggregations.bookmarks.BookmarkStore`."""
     reached: dict = field(default_factory=dict)
     """``(aggregation name, community id) -> last day written by this run``."""
+    written: dict = field(default_factory=dict)
+    """``aggregation name -> {community id: last day with a document}`` (read lazily)."""
     heartbeat_callbacks: list[Callable[[], None]] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     """``aggregation name -> seconds`` spent (for ``--verbose``)."""
@@ -145,6 +152,19 @@ class RunContext:
         bookmark = self.bookmarks.get(aggregator.depends_on, community_id)
         days = [d for d in (reached, bookmark) if d is not None]
         return max(days) if days else date.min
+
+    def last_written(self, aggregator: Aggregator, community_id: str) -> date | None:
+        """The latest day that has a document (before this run), or None.
+
+        One paged query per aggregation serves every community.
+        """
+        if aggregator.name not in self.written:
+            from .status import documents_by_community
+
+            self.written[aggregator.name] = {
+                cid: last for cid, (_, _, last) in documents_by_community(aggregator).items()
+            }
+        return self.written[aggregator.name].get(community_id)
 
     def window(
         self, aggregator: Aggregator, community_id: str, first_day: date | None
@@ -172,7 +192,11 @@ class RunContext:
             end = limit
         interval = catchup_days()
         if interval > 0 and not self.end_explicit:
-            capped = start + timedelta(days=interval - 1)
+            # the limit counts new days only: days that already have documents (a
+            # bookmark moved back by a history change or a repair) are rewritten freely
+            written = self.last_written(aggregator, community_id)
+            fresh = start if written is None or written < start else written + timedelta(days=1)
+            capped = fresh + timedelta(days=interval - 1)
             if capped < end:
                 end, limited = capped, True
         if end < start:
@@ -186,13 +210,19 @@ class RunContext:
     def finish(
         self, aggregator: Aggregator, community_id: str, window: Window, documents: int
     ) -> CommunityOutcome:
-        """Record that a window is fully written; move the bookmark when allowed."""
+        """Record that a window is written; move the bookmark when allowed.
+
+        The bookmark never passes the last settled day (``aggregator.settle_days``
+        before today): today's documents, and yesterday's for late usage events, are
+        rewritten by the next run instead of being frozen by the first run of the day.
+        """
         self.reached[(aggregator.name, community_id)] = window.end
         bookmark = self.bookmarks.get(aggregator.name, community_id)
+        last = min(window.end, self.today - timedelta(days=aggregator.settle_days))
         if self.update_bookmark and window.connects:
-            if bookmark is None or window.end > bookmark or self.ignore_bookmark:
-                self.bookmarks.set(aggregator.name, community_id, window.end)
-                bookmark = window.end
+            if bookmark is None or last > bookmark or self.ignore_bookmark:
+                self.bookmarks.set(aggregator.name, community_id, last)
+                bookmark = last
         return CommunityOutcome(
             start=window.start,
             end=window.end,
@@ -214,6 +244,9 @@ class Aggregator:
     depends_on: str | None = None
     order: int = 100
     batch: str | None = None
+    settle_days: int = 1
+    """Days before today that count as final: 1 means today's documents are rewritten
+    by every run of the day (the bookmark stops at yesterday)."""
 
     @property
     def alias(self) -> str:

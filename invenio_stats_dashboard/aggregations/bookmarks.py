@@ -24,6 +24,10 @@ def _bookmark_id(aggregation: str, community_id: str) -> str:
     return f"{aggregation}::{community_id}"
 
 
+def _marker_id(name: str) -> str:
+    return f"marker::{name}"
+
+
 class BookmarkStore:
     """Read all bookmarks of an aggregation at once, write them one by one."""
 
@@ -95,6 +99,34 @@ class BookmarkStore:
                 self.set(aggregation, community_id, day)
                 moved.append(community_id)
         return moved
+
+    def get_marker(self, name: str) -> datetime | None:
+        """A named moment stored beside the bookmarks (e.g. the history watermark)."""
+        if not self.client.indices.exists(index=self.alias):
+            return None
+        self.client.indices.refresh(index=self.alias)
+        response = self.client.search(
+            index=self.alias,
+            body={"size": 1, "query": {"ids": {"values": [_marker_id(name)]}}},
+        )
+        hits = response["hits"]["hits"]
+        if not hits:
+            return None
+        moment = datetime.fromisoformat(hits[0]["_source"]["date"])
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def set_marker(self, name: str, moment: datetime) -> None:
+        """Store a named moment (UTC)."""
+        self.client.index(
+            index=self.index,
+            id=_marker_id(name),
+            body={
+                "aggregation": _marker_id(name),
+                "community_id": "-",
+                "date": moment.astimezone(UTC).isoformat(),
+                "updated_timestamp": datetime.now(UTC).isoformat(),
+            },
+        )
 
     def delete(self, aggregation: str, community_id: str) -> None:
         """Forget one bookmark."""

@@ -1,6 +1,20 @@
-"""Stats follow repairs: react to the importer's ``record_created_dates_updated`` signal.
+"""Stats follow changes to the past: repairs, late membership history, migrated events.
 
-When ``invenio importer update_created_dates`` changes records' ``created``, the
+An incremental run starts after each bookmark, so a change dated before it (a record
+joining today that counts from its created or publication day years back, a removal
+the reconciliation dates in the past, a repaired ``created``) would never reach the
+documents already written. Both paths below move the bookmarks back instead; the next
+run rewrites from there (the catch-up limit does not count rewritten days).
+
+History written since the last run: every run first looks at the membership events
+written or changed since the previous run (their ``updated_timestamp``, one paged
+composite aggregation) and moves each community's records bookmarks back to the day
+before the earliest day those events touch under each basis.
+
+Migrated events: ``usage-events migrate`` calls :func:`rewind_usage_bookmarks` with the
+day of the earliest event it wrote, so usage aggregated before the migration is redone.
+
+Repairs: when ``invenio importer update_created_dates`` changes records' ``created``, the
 membership history's ``record_created_date`` is updated and the bookmarks of the
 aggregations that depend on ``created`` move back to the day before the earliest
 changed day (old or new), for every community holding those records and for global.
@@ -17,8 +31,23 @@ from flask import current_app
 from invenio_search import current_search_client
 
 from ..communities import GLOBAL
+from .base import earliest_date
 from .bookmarks import BookmarkStore
 from .sources import events_alias
+
+HISTORY_MARKER = "membership-history"
+"""Marker name: when the last run looked at the membership history."""
+
+CLOCK_MARGIN = timedelta(minutes=5)
+"""Events are dated by the clock of the host that wrote them: look a little further back."""
+
+BASIS_FIELDS = {
+    "created": "record_created_date",
+    "published": "record_published_date",
+    "added": None,
+}
+"""Under the created and published bases a record counts from that date, not from when
+it joined (for global, the added basis is the created date too)."""
 
 CREATED_BASIS_AGGREGATIONS = (
     "community-records-delta-created",
@@ -40,6 +69,90 @@ def _day(value) -> date:
         return value
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return _day(parsed)
+
+
+def _millis_day(value) -> date | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC).date()
+
+
+def earliest_changed_days(since: datetime) -> dict[str, dict[str, date]]:
+    """``community -> basis -> earliest day`` touched by history written since ``since``."""
+    alias = events_alias()
+    if not current_search_client.indices.exists(index=alias):
+        return {}
+    current_search_client.indices.refresh(index=alias)
+    fields = {"event": "event_date", **{b: f for b, f in BASIS_FIELDS.items() if f}}
+    found: dict[str, dict[str, date]] = {}
+    after = None
+    while True:
+        composite = {"size": 1000, "sources": [{"c": {"terms": {"field": "community_id"}}}]}
+        if after:
+            composite["after"] = after
+        response = current_search_client.search(
+            index=alias,
+            body={
+                "size": 0,
+                "query": {"range": {"updated_timestamp": {"gte": since.isoformat()}}},
+                "aggs": {
+                    "c": {
+                        "composite": composite,
+                        "aggs": {k: {"min": {"field": f}} for k, f in fields.items()},
+                    }
+                },
+            },
+        )
+        agg = response["aggregations"]["c"]
+        for bucket in agg["buckets"]:
+            community_id = bucket["key"]["c"]
+            days = {k: _millis_day(bucket[k].get("value")) for k in fields}
+            per_basis = {}
+            for basis, field_name in BASIS_FIELDS.items():
+                key = basis if field_name else ("created" if community_id == GLOBAL else None)
+                candidates = [d for d in (days["event"], days.get(key) if key else None) if d]
+                if candidates:
+                    per_basis[basis] = max(min(candidates), earliest_date())
+            found[community_id] = per_basis
+        after = agg.get("after_key")
+        if not after or not agg["buckets"]:
+            return found
+
+
+def follow_history_changes(store: BookmarkStore, checked_at: datetime) -> dict[str, list[str]]:
+    """Move bookmarks back for history written since the last run; remember ``checked_at``.
+
+    ``checked_at`` is taken before this run's reconciliation, so what the run itself
+    writes from then on is looked at again by the next run. Returns ``aggregation name
+    -> communities whose bookmark moved``.
+    """
+    since = store.get_marker(HISTORY_MARKER)
+    moved: dict[str, list[str]] = {}
+    if since is not None:
+        for community_id, days in earliest_changed_days(since - CLOCK_MARGIN).items():
+            for basis, day in days.items():
+                for kind in ("delta", "snapshot"):
+                    name = f"community-records-{kind}-{basis}"
+                    if store.move_back(name, [community_id], day - timedelta(days=1)):
+                        moved.setdefault(name, []).append(community_id)
+    store.set_marker(HISTORY_MARKER, checked_at)
+    return moved
+
+
+USAGE_AGGREGATIONS = ("community-usage-delta", "community-usage-snapshot")
+
+
+def rewind_usage_bookmarks(day: date) -> dict[str, list[str]]:
+    """Move every community's usage bookmarks back to before ``day``.
+
+    Called when events dated ``day`` or later reach the enriched indices late (the
+    migration of past months): the usage documents of those days must be redone.
+    """
+    store = BookmarkStore()
+    return {
+        name: store.move_back(name, sorted(store.all(name)), day - timedelta(days=1))
+        for name in USAGE_AGGREGATIONS
+    }
 
 
 def communities_of_records(record_ids: Iterable[str]) -> set[str]:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import redis
 from flask import current_app
@@ -20,6 +20,7 @@ from ..communities import resolve_community_ids as resolve_ids
 from ..search.setup import ensure_search_setup
 from .base import RunCancelled, RunContext, aggregators
 from .bookmarks import BookmarkStore
+from .repairs import follow_history_changes
 from .sources import history_community_ids
 
 LOCK_NAME = "invenio-stats-dashboard:aggregation-lock"
@@ -134,7 +135,10 @@ def run_aggregations(
     chosen = aggregators(names)
     ensure_search_setup()
     with aggregation_lock() as renew:
+        checked_at = datetime.now(UTC)
         _reconcile_membership()
+        bookmarks = BookmarkStore()
+        follow_history_changes(bookmarks, checked_at)
         ids = community_ids if community_ids is not None else all_community_ids()
         ctx = RunContext(
             start=start,
@@ -142,7 +146,7 @@ def run_aggregations(
             end_explicit=end is not None,
             ignore_bookmark=ignore_bookmark,
             update_bookmark=update_bookmark,
-            bookmarks=BookmarkStore(),
+            bookmarks=bookmarks,
             heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
         )
         report = RunReport(community_ids=ids)

@@ -48,8 +48,13 @@ def _day(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def _documents_by_community(aggregator: Aggregator, community_ids: list[str] | None) -> dict:
-    """``community_id -> (count, first day, last day)`` from one paged composite aggregation."""
+def documents_by_community(aggregator: Aggregator, community_ids: list[str] | None = None) -> dict:
+    """``community_id -> (count, first day, last day)`` from one paged composite aggregation.
+
+    Empty when the aggregation's index does not exist yet.
+    """
+    if not current_search_client.indices.exists(index=aggregator.alias):
+        return {}
     query = {"terms": {"community_id": community_ids}} if community_ids else {"match_all": {}}
     found = {}
     after = None
@@ -89,7 +94,7 @@ def collect_status(community_ids: list[str]) -> dict[str, list[AggregationStatus
     result: dict[str, list[AggregationStatus]] = {c: [] for c in community_ids}
     for aggregator in aggregators():
         exists = bool(current_search_client.indices.exists(index=aggregator.alias))
-        documents = _documents_by_community(aggregator, community_ids) if exists else {}
+        documents = documents_by_community(aggregator, community_ids) if exists else {}
         bookmarks = store.all(aggregator.name)
         for community_id in community_ids:
             count, first, last = documents.get(community_id, (0, None, None))

@@ -110,9 +110,9 @@ def state_from_hit(hit: Mapping) -> RecordState:
 
 
 def scan_record_states(record_filter: RecordFilter, batch_size: int) -> Iterator[list[RecordState]]:
-    """Batches of record states from the records index, by ``search_after``.
+    """Batches of record states: records picked from the index, state from the database.
 
-    One search request per batch; memory holds one batch.
+    One search request and two SQL queries per batch; memory holds one batch.
     """
     body = {
         "query": record_filter.query(),
@@ -126,7 +126,7 @@ def scan_record_states(record_filter: RecordFilter, batch_size: int) -> Iterator
         )
         hits = response["hits"]["hits"]
         if hits:
-            yield [state_from_hit(hit) for hit in hits]
+            yield database_states([state_from_hit(hit) for hit in hits])
         if len(hits) < batch_size:
             return
         body["search_after"] = hits[-1]["sort"]
@@ -174,15 +174,46 @@ def record_states_of_parents(parent_ids: Iterable[str]) -> list[RecordState]:
     keys = [uuid.UUID(str(pid)) for pid in set(parent_ids)]
     if not keys:
         return []
-    members: dict[str, set[str]] = defaultdict(set)
-    for parent_id, community_id in db.session.query(
-        RDMParentCommunity.record_id, RDMParentCommunity.community_id
-    ).filter(RDMParentCommunity.record_id.in_(keys)):
-        members[str(parent_id)].add(str(community_id))
-    states = []
-    rows = RDMRecordMetadata.query.filter(
-        RDMRecordMetadata.parent_id.in_(keys), RDMRecordMetadata.is_deleted.is_(False)
+    return _states_from_rows(
+        RDMRecordMetadata.query.filter(
+            RDMRecordMetadata.parent_id.in_(keys), RDMRecordMetadata.is_deleted.is_(False)
+        )
     )
+
+
+def database_states(states: list[RecordState]) -> list[RecordState]:
+    """The same records' current state from the database (two SQL queries).
+
+    The records index picks which records a run covers, but it can lag behind the
+    database (InvenioRDM reindexes a parent's other versions through a delayed bulk
+    queue), and a history written from a stale index would be wrong for good. Records
+    the database no longer holds keep their index state.
+    """
+    keys = [uuid.UUID(state.record_id) for state in states if _is_uuid(state.record_id)]
+    if not keys:
+        return list(states)
+    fresh = {
+        state.record_id: state
+        for state in _states_from_rows(
+            RDMRecordMetadata.query.filter(
+                RDMRecordMetadata.id.in_(keys), RDMRecordMetadata.is_deleted.is_(False)
+            )
+        )
+    }
+    return [fresh.get(state.record_id, state) for state in states]
+
+
+def _states_from_rows(rows) -> list[RecordState]:
+    """Record states from published-record rows, with their parents' communities."""
+    rows = list(rows)
+    parent_keys = {row.parent_id for row in rows if row.parent_id}
+    members: dict[str, set[str]] = defaultdict(set)
+    if parent_keys:
+        for parent_id, community_id in db.session.query(
+            RDMParentCommunity.record_id, RDMParentCommunity.community_id
+        ).filter(RDMParentCommunity.record_id.in_(parent_keys)):
+            members[str(parent_id)].add(str(community_id))
+    states = []
     for row in rows:
         data = row.json or {}
         status = getattr(row.deletion_status, "value", row.deletion_status)

@@ -379,6 +379,9 @@ class UsageAggregator(BatchedAggregator):
     """Shared run of the usage delta and snapshot (one pass over the events)."""
 
     batch = "usage"
+    settle_days = 2
+    """invenio-stats indexes events from its queue on a schedule: yesterday's can still
+    arrive after the first run of today, so yesterday is rewritten too."""
 
     @classmethod
     def run_batch(

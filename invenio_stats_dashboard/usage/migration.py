@@ -114,6 +114,8 @@ class Migrator:
     should_stop: Callable[[], bool] | None = None
     """Asked before each batch (a background process's cancel request)."""
     search_requests: int = 0
+    earliest_written: date | None = None
+    """Day of the earliest event this run wrote (usage statistics are redone from it)."""
 
     def plan(self) -> list[tuple[str, str]]:
         """(event type, month) pairs that have a raw index, oldest first."""
@@ -133,13 +135,20 @@ class Migrator:
                 "run `invenio community-stats community-events generate` first"
             )
         results = []
-        for event_type, month in self.plan():
-            result = MonthMigration(self, event_type, month).run()
-            results.append(result)
-            if self.progress:
-                self.progress(result)
-            if result.stop_all:
-                break
+        try:
+            for event_type, month in self.plan():
+                result = MonthMigration(self, event_type, month).run()
+                results.append(result)
+                if self.progress:
+                    self.progress(result)
+                if result.stop_all:
+                    break
+        finally:
+            if self.earliest_written is not None:
+                # usage already aggregated for these days did not see these events
+                from ..aggregations.repairs import rewind_usage_bookmarks
+
+                rewind_usage_bookmarks(self.earliest_written)
         return results
 
 
@@ -340,6 +349,9 @@ class MonthMigration:
         if errors:
             first = errors[0]
             raise StopMigration(f"bulk write failed for {len(errors)} events: {first}")
+        first = min(date.fromisoformat(str(e["timestamp"])[:10]) for e in events)
+        if self.m.earliest_written is None or first < self.m.earliest_written:
+            self.m.earliest_written = first
         unresolved = set(bm.get("unresolved_recids") or []) | self.m.enricher.unresolved
         bm["unresolved_recids"] = sorted(unresolved)[:1000]
         self.written += ok
