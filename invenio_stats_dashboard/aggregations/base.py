@@ -61,6 +61,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 
+KEEP_ALIVE_SECONDS = 30.0
+
 
 def prefixed(name: str) -> str:
     """The index or alias name with the instance's ``SEARCH_INDEX_PREFIX``."""
@@ -132,6 +134,9 @@ class RunContext:
     written: dict = field(default_factory=dict)
     """``aggregation name -> {community id: last day with a document}`` (read lazily)."""
     heartbeat_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    keep_alive_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    """Renew the run lock (called within long per-community work, at most every 30 s)."""
+    _kept_alive: float = 0.0
     timings: dict = field(default_factory=dict)
     """``aggregation name -> seconds`` spent (for ``--verbose``)."""
 
@@ -139,6 +144,14 @@ class RunContext:
         """Keep the run lock alive; raise :class:`RunCancelled` if asked to stop."""
         for callback in self.heartbeat_callbacks:
             callback()
+
+    def keep_alive(self) -> None:
+        """Renew the run lock during long work on one community (throttled, cheap)."""
+        now = time.monotonic()
+        if now - self._kept_alive >= KEEP_ALIVE_SECONDS:
+            self._kept_alive = now
+            for callback in self.keep_alive_callbacks:
+                callback()
 
     def add_time(self, name: str, seconds: float) -> None:
         """Add to an aggregator's timing."""

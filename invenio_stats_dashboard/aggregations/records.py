@@ -116,7 +116,7 @@ class RecordsAggregator(BatchedAggregator):
             return None
         if window.start <= changes.first_day:
             self._delete_before(community_id, changes.first_day)
-        actions = self._actions(community_id, changes, facts, subcounts, window)
+        actions = self._actions(ctx, community_id, changes, facts, subcounts, window)
         documents = sum(
             1
             for _ in streaming_bulk(
@@ -131,6 +131,7 @@ class RecordsAggregator(BatchedAggregator):
 
     def _actions(
         self,
+        ctx: RunContext,
         community_id: str,
         changes: DayChanges,
         facts: dict[str, RecordFacts],
@@ -141,6 +142,7 @@ class RecordsAggregator(BatchedAggregator):
         state = SnapshotState(facts, subcounts) if self.kind == "snapshot" else None
         cached = None
         for day, entering, leaving, changed in walk_days(changes, state, window.start, window.end):
+            ctx.keep_alive()
             if self.kind == "delta":
                 body = delta_body(entering, leaving, facts, subcounts)
                 dates = {

@@ -77,13 +77,13 @@ def lock_is_held() -> bool:
     return bool(_redis().exists(LOCK_NAME))
 
 
-def _reconcile_membership() -> None:
+def _reconcile_membership(keep_alive) -> None:
     """Let the membership history catch up with changes missed by live tracking."""
     if not current_app.config.get("COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION", True):
         return
     from ..events.api import reconcile_membership
 
-    reconcile_membership()
+    reconcile_membership(progress=lambda done, total: keep_alive())
 
 
 @dataclass
@@ -136,7 +136,7 @@ def run_aggregations(
     ensure_search_setup()
     with aggregation_lock() as renew:
         checked_at = datetime.now(UTC)
-        _reconcile_membership()
+        _reconcile_membership(renew)
         bookmarks = BookmarkStore()
         follow_history_changes(bookmarks, checked_at)
         ids = community_ids if community_ids is not None else all_community_ids()
@@ -148,6 +148,7 @@ def run_aggregations(
             update_bookmark=update_bookmark,
             bookmarks=bookmarks,
             heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
+            keep_alive_callbacks=[renew],
         )
         report = RunReport(community_ids=ids)
         batches: dict = {}

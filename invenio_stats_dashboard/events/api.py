@@ -108,13 +108,14 @@ def community_events_status(
     return run_backfill(record_filter, scope, dry_run=True, progress=progress).as_dict()
 
 
-def reconcile_membership() -> dict:
+def reconcile_membership(progress=None) -> dict:
     """Compare every record's current membership with the history; write what is missing.
 
     Covers the changes no hook sees (see docs/membership-history.md) and any live write
-    that failed. Aggregations call it at the start of each run.
+    that failed. Aggregations call it at the start of each run (``progress`` is then
+    their lock keep-alive, called after every batch).
     """
-    return run_backfill(RecordFilter()).as_dict()
+    return run_backfill(RecordFilter(), progress=progress).as_dict()
 
 
 def update_record_created_dates(changes: list[dict]) -> dict:
