@@ -53,7 +53,7 @@ class CreatedDatesHelperBase:
         current_app.logger.log(level if verbose else logging.DEBUG, message)
 
     def batch_loop(
-        self, total: int, batch_size: int, dry_run: bool, progress: ProgressCallback | None
+        self, total: int, batch_size: int, progress: ProgressCallback | None
     ) -> BatchLoop:
         """The shared batch loop, with this helper's names and health check."""
         if batch_size < 1:
@@ -63,7 +63,6 @@ class CreatedDatesHelperBase:
             stop_key=self.stop_key,
             batch_size=batch_size,
             total=total,
-            dry_run=dry_run,
             health_check=self.check_opensearch_health,
             progress=progress,
         )

@@ -1,8 +1,8 @@
 """The batch loop shared by the records and the communities repair.
 
 One place for: cutting a stream into batches, logging "Processing batch i of n",
-reporting progress, the health check after each batch that wrote something (with one
-pause and retry), the delay between batches, and stopping early.
+reporting progress, the health check after each batch (with one pause and retry), the
+delay between batches, and stopping early.
 """
 
 import time
@@ -30,15 +30,14 @@ class BatchLoop:
     stop_key: str
     batch_size: int
     total: int
-    dry_run: bool
     health_check: Callable[[], dict]
     progress: ProgressCallback | None = None
 
     def run(self, items: Iterable, process: Callable[[list], bool], stats: dict) -> dict:
-        """Feed ``items`` to ``process`` in batches; ``process`` returns True if it wrote.
+        """Feed ``items`` to ``process`` in batches.
 
-        After a batch that wrote (never in a dry run, which writes nothing), the
-        cluster's health is checked before the next one, then the loop sleeps
+        After every batch but the last (dry runs included: their scans load the cluster
+        too), the cluster's health is checked before the next one, then the loop sleeps
         ``RECORD_IMPORTER_BATCH_DELAY`` seconds. If the cluster stays unhealthy after
         ``RECORD_IMPORTER_HEALTH_CHECK_PAUSE`` seconds, the loop stops and sets
         ``stats["stopped_early"]`` and ``stats[self.stop_key]``.
@@ -65,12 +64,12 @@ class BatchLoop:
                 f"Processing batch {number} of {max(total_batches, number)} "
                 f"({len(batch)} {self.noun})"
             )
-            wrote = process(list(batch))
+            process(list(batch))
             processed += len(batch)
             if self.progress is not None:
                 self.progress(processed, max(self.total, processed), stats)
             following = next(batches, None)
-            if following is not None and wrote and not self.dry_run:
+            if following is not None:
                 if not healthy_after_pause(
                     self.health_check, processed, max(self.total, processed), self.noun
                 ):

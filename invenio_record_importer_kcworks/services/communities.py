@@ -124,7 +124,7 @@ class CommunitiesHelper(CreatedDatesHelperBase):
         total = count_group_communities(self.client)
         logger.info(f"Found {total} communities with a Commons group id to check")
         stats = {"total_found": total, "updated": 0, "skipped": 0, "no_records": 0, "errors": []}
-        loop = self.batch_loop(total, batch_size, dry_run, progress)
+        loop = self.batch_loop(total, batch_size, progress)
         oldest = oldest_legacy_dates_by_group(self.client)
         wrote = []
 

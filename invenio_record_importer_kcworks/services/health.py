@@ -22,6 +22,13 @@ REQUEST_TIMEOUT_MARGIN = 5.0
 """Seconds the HTTP request may take beyond the cluster-side timeout."""
 
 
+def time_value(value) -> str:
+    """A time value for the cluster: numbers are seconds (``5`` -> ``"5s"``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g}s"
+    return str(value).strip()
+
+
 def time_value_seconds(value: str) -> float:
     """Seconds in an OpenSearch time value such as ``"5s"`` or ``"500ms"``."""
     match = _TIME_VALUE.fullmatch(str(value).strip())
@@ -41,7 +48,7 @@ def check_opensearch_health(client=None) -> dict:
     the cluster colour, ``"unreachable"`` or ``"error"``.
     """
     client = client or current_search_client
-    timeout = current_app.config["RECORD_IMPORTER_HEALTH_CHECK_TIMEOUT"]
+    timeout = time_value(current_app.config["RECORD_IMPORTER_HEALTH_CHECK_TIMEOUT"])
     try:
         health = client.cluster.health(
             timeout=timeout,

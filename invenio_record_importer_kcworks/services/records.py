@@ -127,7 +127,7 @@ class RecordsHelper(CreatedDatesHelperBase):
         total = count_legacy_records(self.client, lower, upper)
         logger.info(f"Found {total} records with a legacy creation date to check")
         stats = {"total_found": total, "updated": 0, "skipped": 0, "errors": []}
-        loop = self.batch_loop(total, batch_size, dry_run, progress)
+        loop = self.batch_loop(total, batch_size, progress)
         wrote = []
 
         def process(batch: list[LegacyRecord]) -> bool:

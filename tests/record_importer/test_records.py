@@ -301,6 +301,28 @@ def test_unhealthy_cluster_stops_the_run(running_app, legacy_record, search_clea
         assert indexed_created(record.id) == db_created(record.id)
 
 
+def test_health_is_checked_after_batches_that_wrote_nothing(
+    running_app, legacy_record, search_clear
+):
+    """Dry runs and batches of errors read the cluster too: they stop on a dead cluster."""
+    for value in ("not a date", "", "2017-02-30", "03/08/2017"):
+        legacy_record(value)
+    dead = search.OpenSearch(hosts=[{"host": "127.0.0.1", "port": _refused_port()}])
+
+    helper = RecordsHelper(health_client=dead)
+    for dry_run in (True, False):
+        stats = helper.update_record_created_dates(batch_size=2, dry_run=dry_run)
+        assert (stats["stopped_early"], stats["stopped_at_record"]) == (True, 2), dry_run
+        assert (stats["updated"], len(stats["errors"])) == (0, 2), dry_run
+
+
+def test_numeric_health_timeout_means_seconds(running_app, monkeypatch, search_clear):
+    """``RECORD_IMPORTER_HEALTH_CHECK_TIMEOUT = 5`` is read as five seconds, not an error."""
+    monkeypatch.setitem(running_app.app.config, "RECORD_IMPORTER_HEALTH_CHECK_TIMEOUT", 5)
+    health = RecordsHelper().check_opensearch_health()
+    assert health["is_healthy"] is True, health
+
+
 def test_a_failing_receiver_does_not_stop_the_run(running_app, legacy_record, search_clear):
     """Receivers are told after the commit; one that raises is logged, the run goes on."""
 
