@@ -219,10 +219,22 @@ class CreatedDatesCommitOp(Operation):
         uow.session.execute(statement, rows)
 
     def on_commit(self, uow):
-        """Bulk-index the committed batch."""
-        self.index_errors = reindex_created(self._target, self._changes)
-        if self._refresh:
-            self._target.indexer.refresh()
+        """Bulk-index the committed batch.
+
+        Never raises: the rows are committed already, so a failing cluster only makes
+        the batch's items index errors (a re-run resyncs the index), and the listeners
+        are still told of the rows that changed.
+        """
+        try:
+            self.index_errors = reindex_created(self._target, self._changes)
+            if self._refresh:
+                self._target.indexer.refresh()
+        except Exception as exc:
+            current_app.logger.error(f"Reindexing a committed batch failed: {exc}")
+            self.index_errors = {
+                change.id: f"Saved in the database, but not reindexed: {exc}"
+                for change in self._changes
+            }
 
     def on_post_commit(self, uow):
         """Tell the listeners which database rows changed."""

@@ -337,3 +337,32 @@ def test_a_failing_receiver_does_not_stop_the_run(running_app, legacy_record, se
         record_created_dates_updated.disconnect(broken)
     assert (stats["updated"], stats["errors"]) == (2, [])
     assert db_created(records[1].id) == utc("2015-05-05T00:00:00Z")
+
+
+def test_index_failure_after_commit_is_reported_and_repaired(
+    running_app, legacy_record, changes_sent, monkeypatch, search_clear
+):
+    """The cluster fails between the database commit and the reindex (injected): the rows
+    stay repaired, the items are reported, the listeners are still told, and the next run
+    brings the index in line."""
+    from invenio_record_importer_kcworks.services import writes
+
+    record = legacy_record("2016-06-06T06:00:00Z")
+    real = writes.reindex_created
+
+    def cluster_gone(target, changes):
+        raise ConnectionError("cluster gone")
+
+    monkeypatch.setattr(writes, "reindex_created", cluster_gone)
+    stats = RecordsHelper().update_record_created_dates()
+    assert db_created(record.id) == utc("2016-06-06T06:00:00Z")
+    assert indexed_created(record.id) == utc(MIGRATED)
+    assert [e["error"] for e in stats["errors"]] == [
+        "Saved in the database, but not reindexed: cluster gone"
+    ]
+    assert [str(c["record_id"]) for c in changes_sent] == [str(record.id)]
+
+    monkeypatch.setattr(writes, "reindex_created", real)
+    again = RecordsHelper().update_record_created_dates()
+    assert again["errors"] == []
+    assert indexed_created(record.id) == utc("2016-06-06T06:00:00Z")
