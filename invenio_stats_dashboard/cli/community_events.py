@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from contextlib import contextmanager
 from datetime import date
@@ -41,8 +42,26 @@ def _split(ctx, param, values):
     return tuple(dict.fromkeys(out))
 
 
+def _extra_record_ids(func):
+    """Let ``--record-ids a b c`` work as the spec writes it.
+
+    Click options take one value each: the values after the first are arguments, taken
+    here as more record ids.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, more_record_ids=(), record_ids=(), **kwargs):
+        extra = _split(None, None, more_record_ids)
+        if extra and not record_ids:
+            raise click.UsageError(f"Got unexpected extra arguments ({' '.join(extra)})")
+        return func(*args, record_ids=tuple(dict.fromkeys((*record_ids, *extra))), **kwargs)
+
+    return click.argument("more_record_ids", nargs=-1, metavar="[RECORD_ID]...")(wrapper)
+
+
 def filter_options(func):
     """The record/community/date filters shared by generate, status and background."""
+    func = _extra_record_ids(func)
     options = [
         click.option(
             "--community-id",
@@ -56,7 +75,7 @@ def filter_options(func):
             "record_ids",
             multiple=True,
             callback=_split,
-            help="Record PID or UUID (repeatable, or a comma-separated list).",
+            help="Record PID or UUID (repeatable, a comma-separated list, or several values).",
         ),
         click.option(
             "--start-date",

@@ -71,6 +71,20 @@ def test_generate_record_ids_accepts_lists(run, site):  # noqa: F811
     assert history_of(site["r2"].id) == []
 
 
+def test_record_ids_as_the_spec_writes_them(run, site):  # noqa: F811
+    """``--record-ids abc123 def456 ghi789``: several values after one option."""
+    ids = [site[k]["id"] for k in ("r1", "r4", "r2")]
+    result = run("status", "--record-ids", *ids)
+    assert result.exit_code == 0, result.output
+    assert "Records checked: 3" in result.output
+    result = run("generate", "--no-show-progress", "--record-ids", *ids[:2])
+    assert result.exit_code == 0, result.output
+    assert "Records checked                2" in result.output
+    assert history_of(site["r2"].id) == []
+    stray = run("status", ids[0])
+    assert stray.exit_code == 2 and "unexpected extra arguments" in stray.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
