@@ -30,6 +30,8 @@ def first_day(edtf: str | None) -> date | None:
     if not match:
         return None
     year, month, day = (int(part) if part else 1 for part in match.groups())
+    if year < 1:  # EDTF year 0000 (1 BCE): no usable day
+        return None
     try:
         return date(year, min(max(month, 1), 12), max(day, 1))
     except ValueError:
@@ -209,7 +211,8 @@ def plan_record(
         if tracked:
             return _latest(state.created, evidence.parent_updated) or state.created
         if state.published_date is not None:
-            return datetime(*state.published_date.timetuple()[:3])
+            # a forthcoming work's future publication date cannot be a past join
+            return min(datetime(*state.published_date.timetuple()[:3]), now)
         return state.created
 
     candidates = set(state.communities) | set(by_community) | {GLOBAL}

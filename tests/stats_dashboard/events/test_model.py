@@ -29,6 +29,8 @@ CREATED = datetime(2024, 1, 2, 3, 4, 5)
         ("", None),
         (None, None),
         ("unknown", None),
+        ("0000", None),  # EDTF year zero: no usable day, not a crash
+        ("0000-05/2016", None),
     ],
 )
 def test_first_day(edtf, day):
@@ -72,6 +74,9 @@ def test_evidence_order_request_then_publication_then_created():
     ]
     no_date = RecordState("r", frozenset({"c"}), CREATED)
     assert ("c", "added", CREATED.isoformat()) in _events(plan_record(no_date, [], NOW))
+    # a forthcoming work: its publication date is in the future, it joined by now
+    forthcoming = RecordState("r", frozenset({"c"}), CREATED, published_date=date(2030, 1, 1))
+    assert ("c", "added", NOW.isoformat()) in _events(plan_record(forthcoming, [], NOW))
 
 
 def test_plan_is_idempotent_and_ids_deterministic():
