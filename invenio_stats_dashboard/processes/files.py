@@ -19,7 +19,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class UnsafeFileError(OSError):
-    """A PID/status/log path is a symlink or not a regular file/directory."""
+    """A PID/status/log path is a symlink, not a regular file/directory, or someone else's."""
 
 
 def check_name(name: str) -> str:
@@ -32,15 +32,27 @@ def check_name(name: str) -> str:
 
 
 def ensure_dir(path: str | os.PathLike) -> Path:
-    """The directory (created 0700 if missing); refuses a symlink or a non-directory."""
+    """The directory (created 0700 if missing).
+
+    Refuses a symlink, a non-directory, and a directory where other users could replace
+    this user's files: one owned by someone else, or writable by others without the
+    sticky bit (``/tmp``, sticky, is fine).
+    """
     path = Path(path)
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except FileExistsError:
         pass
-    mode = os.lstat(path).st_mode
-    if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise UnsafeFileError(f"{path} is not a directory")
+    sticky = bool(info.st_mode & stat.S_ISVTX)
+    shared = bool(info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    if not sticky and (info.st_uid != os.geteuid() or shared):
+        raise UnsafeFileError(
+            f"{path} can be changed by other users (not yours, or group/world-writable "
+            "without the sticky bit): use a directory of your own"
+        )
     return path
 
 
@@ -93,9 +105,15 @@ def _open_read(directory: Path, name: str) -> int | None:
         return None
     except OSError as exc:  # ELOOP: a symlink
         raise UnsafeFileError(f"{directory / name} is not a regular file") from exc
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise UnsafeFileError(f"{directory / name} is not a regular file")
+    if info.st_uid != os.geteuid():
+        os.close(fd)
+        raise UnsafeFileError(
+            f"{directory / name} belongs to another user (uid {info.st_uid}); not trusted"
+        )
     return fd
 
 

@@ -105,7 +105,10 @@ class ProcessManager:
         """
         files.check_name(name)
         with self._lock(name):
-            current = self.info(name)
+            try:
+                current = self.info(name)
+            except files.UnsafeFileError as exc:
+                raise ProcessError(f"cannot start {name}: {exc}") from None
             if current is not None and current.alive:
                 raise ProcessAlreadyRunning(
                     f"process {name} is already running (PID {current.pid}); "

@@ -80,6 +80,42 @@ def test_pid_dir_must_be_a_directory(tmp_path):
     assert oct(created.pid_dir.stat().st_mode & 0o777) == "0o700"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's file needs chown")
+def test_files_of_another_user_are_not_trusted(tmp_path):
+    """A PID file planted by another user naming one of our processes: never signalled."""
+    from invenio_stats_dashboard.processes.manager import ProcessError
+
+    victim = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        process = psutil.Process(victim.pid)
+        files.write_json(
+            tmp_path,
+            f"{NAME}.pid",
+            _pid_record(victim.pid, process.create_time(), process.cmdline()),
+        )
+        os.chown(tmp_path / f"{NAME}.pid", 12345, 12345)
+        manager = ProcessManager(tmp_path)
+        with pytest.raises(files.UnsafeFileError, match="another user"):
+            manager.cancel(NAME, timeout=1)
+        with pytest.raises(ProcessError, match="another user"):
+            manager.start(NAME, "os:getcwd", {})
+        assert victim.poll() is None
+        assert manager.list() == []
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_pid_dir_others_can_change_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(files.UnsafeFileError, match="other users"):
+        ProcessManager(shared)
+    shared.chmod(0o1777)  # sticky, like /tmp: others cannot replace our files
+    assert ProcessManager(shared).pid_dir == shared
+
+
 def test_list_package_only_and_foreign_pid_files(tmp_path):
     (tmp_path / "nginx.pid").write_text(f"{os.getpid()}\n")
     files.write_json(tmp_path, f"{NAME}.pid", _pid_record(2**22 + 17, 1.0, None))
