@@ -1,6 +1,7 @@
 """``usage-events migrate``: enrichment from the membership history, resume, validation."""
 
 import random
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -164,6 +165,33 @@ def test_validation_catches_a_tampered_target(site):
         MigrationOptions(event_types=("download",), months=("2024-01",), batch_size=total)
     ).run()
     assert results[0].state == "failed" and "count mismatch" in results[0].message
+
+
+def test_many_purged_records_validate_and_unenriched_events_do_not(site):
+    """Events of 1,200 purged records stay unenriched and the month validates; an event of
+    an existing record that lacks its enrichment fails the validation."""
+    r1 = site["records"][0]
+    events = []
+    for n in range(1200):
+        ghost = make_event(r1, f"2024-03-{n % 28 + 1:02d}T10:{n % 60:02d}:00", visitor=n)
+        ghost[2]["recid"] = f"purged-{n:04d}"
+        events.append(ghost)
+    real = [make_event(r1, f"2024-03-0{n + 1}T12:00:00", visitor=5000 + n) for n in range(3)]
+    write_raw(events + real)
+    target = indices.enriched_index("view", "2024-03")
+    # copy everything, but stop before validating; then strip one event's enrichment
+    march = MigrationOptions(event_types=("view",), months=("2024-03",), batch_size=1203)
+    Migrator(replace(march, max_batches=1)).run()
+    victim = real[0][1]
+    enriched = current_search_client.get(index=target, id=victim)["_source"]
+    stripped = {k: v for k, v in enriched.items() if k != "record_id"}
+    current_search_client.index(index=target, id=victim, body=stripped, refresh=True)
+    results = Migrator(march).run()
+    assert results[0].state == "failed"
+    assert "1 events are not enriched" in results[0].message
+    # put the enrichment back: the 1,200 purged records' events do not stop the switch
+    current_search_client.index(index=target, id=victim, body=enriched, refresh=True)
+    assert Migrator(march).run()[0].state == "migrated"
 
 
 def test_dry_run_writes_nothing(site, cli_runner):
