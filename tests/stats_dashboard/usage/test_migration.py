@@ -1,6 +1,7 @@
 """``usage-events migrate``: enrichment from the membership history, resume, validation."""
 
 import random
+import re
 from dataclasses import replace
 from datetime import date
 
@@ -188,7 +189,7 @@ def test_many_purged_records_validate_and_unenriched_events_do_not(site):
     current_search_client.index(index=target, id=victim, body=stripped, refresh=True)
     results = Migrator(march).run()
     assert results[0].state == "failed"
-    assert "1 events are not enriched" in results[0].message
+    assert re.search(r"(^|\D)1 events are not enriched", results[0].message)
     # put the enrichment back: the 1,200 purged records' events do not stop the switch
     current_search_client.index(index=target, id=victim, body=enriched, refresh=True)
     assert Migrator(march).run()[0].state == "migrated"
