@@ -5,7 +5,8 @@ Every setting lives here, with its default; the extension copies them into
 """
 
 RECORD_IMPORTER_HEALTH_CHECK_TIMEOUT = "5s"
-"""Timeout passed to the cluster health request between batches (a valid time value)."""
+"""Timeout passed to the cluster health request between batches: a time value such as
+``"5s"``, or a number of seconds."""
 
 RECORD_IMPORTER_HEALTH_CHECK_PAUSE = 30
 """Seconds to wait before checking again when the search cluster is red or unreachable."""

@@ -20,8 +20,9 @@ STATS_DASHBOARD_PID_DIR = "/tmp"
 # (records and usage aggregations, bookmarks, scheduled runs; see docs/aggregations.md)
 
 COMMUNITY_STATS_CATCHUP_INTERVAL = 365
-"""Most days one aggregation run writes per (aggregation, community) when no end date is
-given; the next run continues from the bookmark. 0 means no limit."""
+"""Most new days one aggregation run writes per (aggregation, community) when no end date
+is given; the next run continues from the bookmark. Days rewritten after a change to the
+past do not count. 0 means no limit."""
 
 COMMUNITY_STATS_SUBCOUNTS = {
     "resource_types": "all",
@@ -54,7 +55,7 @@ every aggregation run, so changes live tracking missed are counted."""
 
 COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT = 900
 """Seconds the aggregation lock lives without a heartbeat (a killed run frees it then).
-A running aggregation renews it after every community."""
+A running aggregation renews it after every community and every 30 s within long work."""
 
 COMMUNITY_STATS_CELERYBEAT_SCHEDULE = {
     "community-stats-aggregation": {
