@@ -36,3 +36,10 @@ class InvenioStatsDashboard:
         for key in dir(config):
             if key.startswith(CONFIG_PREFIXES):
                 app.config.setdefault(key, getattr(config, key))
+
+
+def finalize_app(app: Flask) -> None:
+    """Once every extension is initialised: the tracked inclusion request is registered."""
+    from .events.tracking import track_registered_inclusion_requests
+
+    track_registered_inclusion_requests(app)

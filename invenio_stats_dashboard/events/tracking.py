@@ -143,6 +143,28 @@ def tracking_request_cls(base):
     )
 
 
+def track_registered_inclusion_requests(app) -> None:
+    """Make the request type registry hold the tracked inclusion request class.
+
+    invenio-requests builds its registry from ``RDM_COMMUNITY_INCLUSION_REQUEST_CLS``
+    when it initialises, which may be before this extension set that config (extension
+    order is not fixed). Run once every extension is initialised (``finalize_app``),
+    this replaces a registered, untracked class with its tracked subclass.
+    """
+    from invenio_rdm_records.requests import CommunityInclusion
+
+    requests_ext = app.extensions.get("invenio-requests")
+    if requests_ext is None:
+        return
+    registry = requests_ext.request_type_registry
+    current = registry.lookup(CommunityInclusion.type_id, quiet=True)
+    if current is None:
+        return
+    tracked = tracking_request_cls(type(current))
+    if tracked is not type(current):
+        registry.register_type(tracked(), force=True)
+
+
 def register_membership_hooks(app) -> None:
     """Add the components and the tracked request class to the app's config.
 

@@ -7,10 +7,12 @@ from many countries and referrers, downloads of its real files. Events are index
 directly, in invenio-stats' stored shape (``synthetic.raw_event``), into the index that
 readers read for their month:
 
-- a month whose enriched index is read (migrated, or new traffic after the upgrade), or
-  whose enriched index exists when ``use_migrated_indices`` is set: enriched events there;
+- a month whose enriched index is read (migrated, or new traffic after the upgrade):
+  enriched events there only;
 - otherwise the raw monthly index, plus an enriched copy (same ``_id``) in the
-  ``-v2.0.0`` index when ``enrich_events`` is set, exactly as the enriching indexer does.
+  ``-v2.0.0`` index when ``enrich_events`` is set, or when ``use_migrated_indices`` is set
+  and the month's enriched index exists (a migration in progress), exactly as the
+  enriching indexer does: readers keep seeing the event and the migration's counts match.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
@@ -141,11 +143,13 @@ class Router:
             holders = indices.alias_holders(event_name)
             enriched = indices.enriched_index(event_name, month)
             raw_reads = indices.raw_index(event_name, month) in holders
-            if enriched in holders or (
+            if enriched in holders:
+                plan = (False, True)
+            elif self.opts.enrich_events or (
                 self.opts.use_migrated_indices and indices.index_exists(enriched)
             ):
-                plan = (False, True)
-            elif self.opts.enrich_events:
+                # while readers still use the raw index (a month not yet switched), the
+                # raw copy is written too: readers see it, and validation counts match
                 plan = (raw_reads, True)
             else:
                 plan = (True, False)
@@ -166,7 +170,7 @@ def generate(
     """
     if not opts.dry_run:
         ensure_search_setup()
-    today = date.today()
+    today = datetime.now(UTC).date()
     end = opts.event_end_date or opts.end_date or today
     rng = random.Random(opts.seed)
     router = Router(opts)

@@ -220,10 +220,11 @@ class MonthMigration:
             )
             return result
         if bm and bm.get("state") == "migrated":
-            self.catch_up(bm)
+            late = self._late_catch_up(bm)
             result.written, result.state = self.written, "migrated"
-            result.message = f"already migrated; {result.written} late events copied"
-            self.maybe_delete(bm, result)
+            result.message = f"already migrated; {result.written} late events copied{late}"
+            if not late:
+                self.maybe_delete(bm, result)
             return result
         bm = bm or self._new_bookmark()
         if bm.get("state") in ("failed", "stopped"):
@@ -252,11 +253,21 @@ class MonthMigration:
         indices.switch_month(self.event_type, self.month)
         bm["state"], bm["message"] = "migrated", "validated and switched"
         self.m.bookmarks.save(bm)
-        self.catch_up(bm)
+        late = self._late_catch_up(bm)
         result.written = self.written
-        result.state, result.message = "migrated", "validated and switched"
-        self.maybe_delete(bm, result)
+        result.state, result.message = "migrated", f"validated and switched{late}"
+        if not late:
+            self.maybe_delete(bm, result)
         return result
+
+    def _late_catch_up(self, bm: dict) -> str:
+        """Copy late events of a switched month; ``""``, or why they wait for a re-run."""
+        try:
+            self._check_resources()
+            self.catch_up(bm)
+        except StopMigration as stop:
+            return f"; late events not copied yet ({stop}): run migrate again"
+        return ""
 
     def _holders(self) -> set[str]:
         return indices.alias_holders(self.event_type)

@@ -236,3 +236,22 @@ def test_community_submission_accepted(
     assert history["global"] == [("added", _created(draft_obj.id))]
     assert [kind for kind, _ in history[str(community.id)]] == ["added"]
     assert _within(history[str(community.id)][0][1], t0, t1)
+
+
+def test_inclusion_requests_are_tracked_whatever_the_extension_order(running_app):
+    """invenio-requests may build its type registry before this extension configures the
+    tracked request class; ``finalize_app`` then swaps it in."""
+    from invenio_rdm_records.requests import CommunityInclusion
+    from invenio_requests.proxies import current_request_type_registry
+
+    from invenio_stats_dashboard.events.tracking import track_registered_inclusion_requests
+
+    def tracked():
+        accept = current_request_type_registry.lookup(CommunityInclusion.type_id)
+        return getattr(accept.available_actions["accept"], "tracks_membership", False)
+
+    assert tracked()  # as the app factory left it
+    current_request_type_registry.register_type(CommunityInclusion(), force=True)
+    assert not tracked()  # as if invenio-requests had been initialised first
+    track_registered_inclusion_requests(running_app.app)
+    assert tracked()

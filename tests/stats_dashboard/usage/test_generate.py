@@ -100,3 +100,37 @@ def test_generate_errors(running_app, search_clear, cli_runner):
         assert result.exit_code == 2, args
     result = cli_runner("usage-events", "generate", "--yes-i-know")
     assert result.exit_code == 0 and "No records match" in result.output
+
+
+def test_use_migrated_indices_during_a_migration(
+    running_app, community_factory, record_factory, search_clear, cli_runner
+):
+    """A month whose copy is in progress: new events go to both indices, readers see them
+    and the month still validates and switches."""
+    from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
+
+    from .conftest import write_history
+
+    record = record_factory(communities=[community_factory("mig")], created="2024-03-01T08:00:00")
+    clear_history()
+    write_history([(record, "global", "added", "2024-03-01")])
+    window = ["--start-date", "2024-03-01", "--end-date", "2024-03-31", "--yes-i-know"]
+    assert (
+        cli_runner("usage-events", "generate", *window, "--events-per-record", "8").exit_code == 0
+    )
+    raw = prefix_index(indices.raw_index("view", "2024-03"))
+    first = len(_docs(raw))
+    # copy everything, stop before validating (the month is not switched)
+    options = MigrationOptions(event_types=("view",), batch_size=first, max_batches=1)
+    assert Migrator(options).run()[0].state == "stopped"
+
+    result = cli_runner(
+        "usage-events", "generate", *window, "--events-per-record", "5", "--use-migrated-indices"
+    )
+    assert result.exit_code == 0, result.output
+    raw_docs = _docs(raw)
+    enriched_docs = _docs(prefix_index(indices.enriched_index("view", "2024-03")))
+    assert len(raw_docs) == first + 5  # readers (the raw index) see the new events
+    assert set(enriched_docs) == set(raw_docs)
+    done = Migrator(MigrationOptions(event_types=("view",), months=("2024-03",))).run()
+    assert done[0].state == "migrated", done[0].message

@@ -195,6 +195,20 @@ def test_many_purged_records_validate_and_unenriched_events_do_not(site):
     assert Migrator(march).run()[0].state == "migrated"
 
 
+def test_stopped_catch_up_of_a_migrated_month_is_reported_not_raised(site):
+    """A stop during the late-events pass of a switched month: a message, no traceback;
+    the next run copies the late events."""
+    options = MigrationOptions(event_types=("view",), months=("2024-01",))
+    assert Migrator(options).run()[0].state == "migrated"
+    r1 = site["records"][0]
+    write_raw([make_event(r1, "2024-01-20T10:00:00", visitor=777, old=False)])
+    stopped = Migrator(options, should_stop=lambda: True).run()[0]
+    assert stopped.state == "migrated"
+    assert "late events not copied yet (stop requested)" in stopped.message
+    again = Migrator(options).run()[0]
+    assert again.written == 1 and "1 late events copied" in again.message
+
+
 def test_dry_run_writes_nothing(site, cli_runner):
     result = cli_runner("usage-events", "migrate", "--dry-run")
     assert result.exit_code == 0, result.output
