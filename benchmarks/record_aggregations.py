@@ -15,7 +15,11 @@ Then, each in a child process (so its peak memory is its own):
    Between two communities (the run's heartbeat), untimed and uncounted, the documents
    already measured are deleted but the last two days: the embedded engine holds every
    document in memory (about 100 KB each) and the full set would need some 50 GB;
-2. incremental: one new day of records and events, then ``aggregate --end-date 2025-01-01``.
+2. incremental: one new day of 20 records created, published and added that day, then
+   ``aggregate --end-date 2025-01-01``;
+3. backdated: the next day, 5 records whose publication dates reach up to 120 days back:
+   the published basis counts them from those days, so their communities' published
+   series are rewritten from there (history changes move the bookmarks back).
 
 Uses Redis db 12 (``BENCH_REDIS``) for its run lock and the database ``invenio_bench_aggs``
 (``SQLALCHEMY_DATABASE_URI``; nothing is written to it). Prints wall time, documents per
@@ -42,6 +46,7 @@ from invenio_stats_dashboard.aggregations.base import prefixed
 
 START, END = date(2022, 1, 1), date(2024, 12, 31)
 NEW_DAY = END + timedelta(days=1)
+BACKDATED_DAY = NEW_DAY + timedelta(days=1)
 RESOURCE_TYPES = [
     ("publication-article", "Journal article"),
     ("dataset", "Dataset"),
@@ -66,8 +71,11 @@ def bench_app():
 
 
 # --------------------------------------------------------------------------- data
-def record_doc(rng: random.Random, record_id: str, parent_id: str, owner: int, created: date):
-    """One record document in the rdmrecords index shape."""
+def record_doc(
+    rng: random.Random, record_id: str, parent_id: str, owner: int, created: date, lag: int = 900
+):
+    """One record document in the rdmrecords index shape (published up to ``lag`` days
+    before it was created)."""
     files = {}
     if rng.random() < 0.7:
         for n in range(rng.randint(1, 4)):
@@ -75,7 +83,7 @@ def record_doc(rng: random.Random, record_id: str, parent_id: str, owner: int, c
             files[f"file{n}.{ext}"] = rng.randint(1_000, 5_000_000)
     rt_id, rt_title = rng.choice(RESOURCE_TYPES)
     languages = rng.sample(LANGUAGES, rng.randint(1, 2))
-    published = created - timedelta(days=rng.randint(0, 900))
+    published = created - timedelta(days=rng.randint(0, lag))
     return {
         "uuid": record_id,
         "id": record_id[:10],
@@ -144,7 +152,7 @@ def event(record_id, community_id, event_type, day: date, created: date, publish
     }
 
 
-def site_documents(rng, count, communities, first: date, last: date):
+def site_documents(rng, count, communities, first: date, last: date, lag: int = 900):
     """Yield ``(index kind, doc id, document)`` for records and their history."""
     span = (last - first).days
     parents: list[tuple[str, int, list[str]]] = []
@@ -157,7 +165,7 @@ def site_documents(rng, count, communities, first: date, last: date):
             parent_id, owner = str(uuid.uuid4()), rng.randint(1, 800)
             chosen = rng.sample(communities, rng.randint(1, 3))
             parents.append((parent_id, owner, chosen))
-        doc = record_doc(rng, record_id, parent_id, owner, created)
+        doc = record_doc(rng, record_id, parent_id, owner, created, lag)
         published = doc["metadata"]["publication_date"]
         yield "record", record_id, doc
         yield "event", None, event(record_id, "global", "added", created, created, published)
@@ -198,7 +206,9 @@ def site_documents(rng, count, communities, first: date, last: date):
                         )
 
 
-def write_site(count: int, communities: list[str], first: date, last: date, seed: int) -> dict:
+def write_site(
+    count: int, communities: list[str], first: date, last: date, seed: int, lag: int = 900
+) -> dict:
     """Bulk the synthetic site into the engine; returns counts."""
     from invenio_rdm_records.records.api import RDMRecord
     from invenio_search import current_search_client
@@ -210,7 +220,7 @@ def write_site(count: int, communities: list[str], first: date, last: date, seed
     counts = {"record": 0, "event": 0}
 
     def actions():
-        for kind, doc_id, doc in site_documents(rng, count, communities, first, last):
+        for kind, doc_id, doc in site_documents(rng, count, communities, first, last, lag):
             counts[kind] += 1
             if kind == "record":
                 yield {"_index": RDMRecord.index._name, "_id": doc_id, "_source": doc}
@@ -252,13 +262,16 @@ def run_phase(phase: str, communities: list[str]) -> dict:
     from invenio_stats_dashboard.aggregations.service import run_aggregations
 
     requests = count_requests(current_search_client)
-    if phase == "incremental":  # one new day: 20 records, their events
-        write_site(20, communities, NEW_DAY, NEW_DAY, seed=99)
-        requests["requests"] = 0
+    day = {"incremental": NEW_DAY, "backdated": BACKDATED_DAY}.get(phase)
+    if phase == "incremental":  # one new day: 20 records created and published that day
+        write_site(20, communities, day, day, seed=99, lag=0)
+    elif phase == "backdated":  # the next day: 5 records published up to 120 days before
+        write_site(5, communities, day, day, seed=98, lag=120)
+    requests["requests"] = 0
     names = [aggregator.name for aggregator in RECORDS_AGGREGATORS]
-    if phase == "incremental":
+    if day is not None:
         began = time.monotonic()
-        report = run_aggregations(end=NEW_DAY, names=names)
+        report = run_aggregations(end=day, names=names)
         return {
             "seconds": time.monotonic() - began,
             "documents": report.documents,
@@ -334,7 +347,7 @@ def main() -> None:
             f"(written in {site['seconds']:.1f}s)"
         )
         results = {}
-        for phase in ("backfill", "incremental"):
+        for phase in ("backfill", "incremental", "backdated"):
             completed = subprocess.run(
                 [
                     sys.executable,
@@ -367,6 +380,11 @@ def main() -> None:
                 print(f"    {name:<40} {seconds:8.1f} s")
         share = results["incremental"]["seconds"] / results["backfill"]["seconds"]
         print(f"\nincremental / backfill time: {share:.1%}")
+        share = results["backdated"]["seconds"] / results["backfill"]["seconds"]
+        print(
+            f"backdated / backfill time: {share:.1%} (published-basis series rewritten from "
+            "the earliest publication day, as the data model's basis requires)"
+        )
 
 
 if __name__ == "__main__":

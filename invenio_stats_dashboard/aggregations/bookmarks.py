@@ -46,24 +46,31 @@ class BookmarkStore:
         """The prefixed alias."""
         return prefixed(BOOKMARKS_ALIAS)
 
-    def _load(self, aggregation: str) -> dict[str, date]:
-        if aggregation in self._cache:
-            return self._cache[aggregation]
-        found: dict[str, date] = {}
+    def preload(self, aggregations: Iterable[str]) -> None:
+        """Read the bookmarks of several aggregations at once (one scan)."""
+        wanted = [name for name in dict.fromkeys(aggregations) if name not in self._cache]
+        if not wanted:
+            return
+        found: dict[str, dict[str, date]] = {name: {} for name in wanted}
         if self.client.indices.exists(index=self.alias):
             self.client.indices.refresh(index=self.alias)
             hits = scan(
                 self.client,
                 index=self.alias,
-                query={"query": {"term": {"aggregation": aggregation}}},
+                query={"query": {"terms": {"aggregation": wanted}}},
                 size=5000,
-                _source=["community_id", "date"],
+                _source=["aggregation", "community_id", "date"],
             )
             for hit in hits:
                 source = hit["_source"]
-                found[source["community_id"]] = date.fromisoformat(source["date"][:10])
-        self._cache[aggregation] = found
-        return found
+                found[source["aggregation"]][source["community_id"]] = date.fromisoformat(
+                    source["date"][:10]
+                )
+        self._cache.update(found)
+
+    def _load(self, aggregation: str) -> dict[str, date]:
+        self.preload([aggregation])
+        return self._cache[aggregation]
 
     def all(self, aggregation: str) -> dict[str, date]:
         """Every community's bookmark of one aggregation."""

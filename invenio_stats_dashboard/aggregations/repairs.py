@@ -149,6 +149,7 @@ def rewind_usage_bookmarks(day: date) -> dict[str, list[str]]:
     migration of past months): the usage documents of those days must be redone.
     """
     store = BookmarkStore()
+    store.preload(USAGE_AGGREGATIONS)
     return {
         name: store.move_back(name, sorted(store.all(name)), day - timedelta(days=1))
         for name in USAGE_AGGREGATIONS
@@ -194,9 +195,13 @@ def rewind_created_bookmarks(changes: list[dict]) -> dict[str, list[str]]:
         return {}
     earliest = min(min(_day(c["old_created"]), _day(c["new_created"])) for c in changes)
     day = earliest - timedelta(days=1)
+    store = BookmarkStore()
+    names = (*CREATED_BASIS_AGGREGATIONS, *GLOBAL_ADDED_AGGREGATIONS)
+    store.preload(names)
+    if not any(store.all(name) for name in names):
+        return {}  # nothing aggregated yet: nothing to rewind
     communities = communities_of_records(str(c["record_id"]) for c in changes)
     communities.add(GLOBAL)
-    store = BookmarkStore()
     moved = {}
     for name in CREATED_BASIS_AGGREGATIONS:
         moved[name] = store.move_back(name, sorted(communities), day)

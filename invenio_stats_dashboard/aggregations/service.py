@@ -138,6 +138,7 @@ def run_aggregations(
         checked_at = datetime.now(UTC)
         _reconcile_membership(renew)
         bookmarks = BookmarkStore()
+        bookmarks.preload(a.name for a in aggregators())
         follow_history_changes(bookmarks, checked_at)
         ids = community_ids if community_ids is not None else all_community_ids()
         ctx = RunContext(

@@ -332,3 +332,32 @@ def test_destroy_indices(aggregated, runner):
     assert "No invenio-stats-dashboard indices to delete." in result.stdout
     for name in kept:
         current_search_client.indices.delete(index=name)
+
+
+def test_spec_examples_run_as_written(aggregated, runner, config):
+    """Every example of the spec for these commands (its ids replaced by this site's)."""
+    a, b = aggregated.slugs["A"], aggregated.slugs["B"]
+    examples = [
+        "aggregate",
+        f"aggregate --community-id {a}",
+        "aggregate --start-date 2024-01-01 --end-date 2024-01-31",
+        "aggregate --eager --ignore-bookmark --verbose",
+        "read",
+        f"read --community-id {a} --start-date 2024-01-01 --end-date 2024-01-31",
+        f"read --community-id {a} --query-type community-usage-delta --start-date 2024-01-01",
+        "status",
+        f"status --community-id {a}",
+        f"status --community-id {a} --community-id {b}",
+        "status --verbose",
+        f"status --community-id {a} --verbose",
+    ]
+    for example in examples:
+        result = invoke(runner, *example.split())
+        assert result.exit_code == 0, (example, result.stderr)
+        assert "Traceback" not in result.output, example
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=False)
+    result = invoke(runner, "aggregate", "--force", "--verbose")
+    assert result.exit_code == 0, result.stderr
+    assert "bypassing" in result.stderr
+    for example in ("destroy-indices --yes-i-know", "destroy-indices --yes-i-know --force"):
+        assert invoke(runner, *example.split()).exit_code == 0, example
