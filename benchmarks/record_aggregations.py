@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from common import count_requests, make_app, peak_rss_mb, running_engine
 
@@ -137,7 +137,7 @@ def record_doc(
 
 
 def event(record_id, community_id, event_type, day: date, created: date, published: str):
-    """One membership event in the data model's shape."""
+    """One membership event in the data model's shape (written when it happened)."""
     return {
         "record_id": record_id,
         "community_id": community_id,
@@ -147,8 +147,8 @@ def event(record_id, community_id, event_type, day: date, created: date, publish
         "record_published_date": published,
         "is_deleted": False,
         "deleted_date": None,
-        "timestamp": datetime.now().isoformat(timespec="seconds"),
-        "updated_timestamp": datetime.now().isoformat(timespec="seconds"),
+        "timestamp": f"{day.isoformat()}T10:00:01",
+        "updated_timestamp": f"{day.isoformat()}T10:00:01",
     }
 
 
@@ -207,9 +207,19 @@ def site_documents(rng, count, communities, first: date, last: date, lag: int = 
 
 
 def write_site(
-    count: int, communities: list[str], first: date, last: date, seed: int, lag: int = 900
+    count: int,
+    communities: list[str],
+    first: date,
+    last: date,
+    seed: int,
+    lag: int = 900,
+    live: bool = False,
 ) -> dict:
-    """Bulk the synthetic site into the engine; returns counts."""
+    """Bulk the synthetic site into the engine; returns counts.
+
+    The history is dated as if written when each change happened; ``live`` stamps it
+    with the time of writing (changes made after the last aggregation run).
+    """
     from invenio_rdm_records.records.api import RDMRecord
     from invenio_search import current_search_client
     from opensearchpy.helpers import bulk
@@ -219,9 +229,13 @@ def write_site(
     rng = random.Random(seed)
     counts = {"record": 0, "event": 0}
 
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+
     def actions():
         for kind, doc_id, doc in site_documents(rng, count, communities, first, last, lag):
             counts[kind] += 1
+            if live and kind == "event":
+                doc["timestamp"] = doc["updated_timestamp"] = now
             if kind == "record":
                 yield {"_index": RDMRecord.index._name, "_id": doc_id, "_source": doc}
             else:
@@ -264,9 +278,9 @@ def run_phase(phase: str, communities: list[str]) -> dict:
     requests = count_requests(current_search_client)
     day = {"incremental": NEW_DAY, "backdated": BACKDATED_DAY}.get(phase)
     if phase == "incremental":  # one new day: 20 records created and published that day
-        write_site(20, communities, day, day, seed=99, lag=0)
+        write_site(20, communities, day, day, seed=99, lag=0, live=True)
     elif phase == "backdated":  # the next day: 5 records published up to 120 days before
-        write_site(5, communities, day, day, seed=98, lag=120)
+        write_site(5, communities, day, day, seed=98, lag=120, live=True)
     requests["requests"] = 0
     names = [aggregator.name for aggregator in RECORDS_AGGREGATORS]
     if day is not None:
