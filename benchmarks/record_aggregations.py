@@ -248,9 +248,17 @@ def write_site(
 
 
 def setup(records: int, communities: int) -> dict:
-    """Templates, the records index and the synthetic site (parent process)."""
+    """Templates, the records index and the synthetic site (parent process).
+
+    The benchmark's own Redis db is emptied first: a killed earlier run's lock would
+    refuse the backfill for up to COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT seconds.
+    """
+    import redis
+    from flask import current_app
     from invenio_rdm_records.records.api import RDMRecord
     from invenio_search import current_search
+
+    redis.Redis.from_url(current_app.config["CACHE_REDIS_URL"]).flushdb()
 
     for put in (
         current_search.put_templates,
