@@ -31,6 +31,7 @@ from flask import current_app
 from invenio_search import current_search_client
 
 from ..communities import GLOBAL
+from ..search.paging import composite_buckets
 from .base import earliest_date
 from .bookmarks import BookmarkStore
 from .sources import events_alias
@@ -87,38 +88,23 @@ def earliest_changed_days(since: datetime) -> dict[str, dict[str, date]]:
     current_search_client.indices.refresh(index=alias)
     fields = {"event": "event_date", **{b: f for b, f in BASIS_FIELDS.items() if f}}
     found: dict[str, dict[str, date]] = {}
-    after = None
-    while True:
-        composite = {"size": 1000, "sources": [{"c": {"terms": {"field": "community_id"}}}]}
-        if after:
-            composite["after"] = after
-        response = current_search_client.search(
-            index=alias,
-            body={
-                "size": 0,
-                "query": {"range": {"updated_timestamp": {"gte": since.isoformat()}}},
-                "aggs": {
-                    "c": {
-                        "composite": composite,
-                        "aggs": {k: {"min": {"field": f}} for k, f in fields.items()},
-                    }
-                },
-            },
-        )
-        agg = response["aggregations"]["c"]
-        for bucket in agg["buckets"]:
-            community_id = bucket["key"]["c"]
-            days = {k: _millis_day(bucket[k].get("value")) for k in fields}
-            per_basis = {}
-            for basis, field_name in BASIS_FIELDS.items():
-                key = basis if field_name else ("created" if community_id == GLOBAL else None)
-                candidates = [d for d in (days["event"], days.get(key) if key else None) if d]
-                if candidates:
-                    per_basis[basis] = max(min(candidates), earliest_date())
-            found[community_id] = per_basis
-        after = agg.get("after_key")
-        if not after or not agg["buckets"]:
-            return found
+    for bucket in composite_buckets(
+        current_search_client,
+        alias,
+        "community_id",
+        query={"range": {"updated_timestamp": {"gte": since.isoformat()}}},
+        aggs={k: {"min": {"field": f}} for k, f in fields.items()},
+    ):
+        community_id = bucket["key"]
+        days = {k: _millis_day(bucket[k].get("value")) for k in fields}
+        per_basis = {}
+        for basis, field_name in BASIS_FIELDS.items():
+            key = basis if field_name else ("created" if community_id == GLOBAL else None)
+            candidates = [d for d in (days["event"], days.get(key) if key else None) if d]
+            if candidates:
+                per_basis[basis] = max(min(candidates), earliest_date())
+        found[community_id] = per_basis
+    return found
 
 
 def follow_history_changes(store: BookmarkStore, checked_at: datetime) -> dict[str, list[str]]:
@@ -167,24 +153,9 @@ def communities_of_records(record_ids: Iterable[str]) -> set[str]:
         return found
     for position in range(0, len(ids), 1000):
         chunk = ids[position : position + 1000]
-        after = None
-        while True:
-            composite = {"size": 1000, "sources": [{"c": {"terms": {"field": "community_id"}}}]}
-            if after:
-                composite["after"] = after
-            response = current_search_client.search(
-                index=alias,
-                body={
-                    "size": 0,
-                    "query": {"terms": {"record_id": chunk}},
-                    "aggs": {"c": {"composite": composite}},
-                },
-            )
-            agg = response["aggregations"]["c"]
-            found.update(bucket["key"]["c"] for bucket in agg["buckets"])
-            after = agg.get("after_key")
-            if not after or not agg["buckets"]:
-                break
+        query = {"terms": {"record_id": chunk}}
+        for bucket in composite_buckets(current_search_client, alias, "community_id", query):
+            found.add(bucket["key"])
     return found
 
 

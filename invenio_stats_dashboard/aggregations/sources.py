@@ -14,6 +14,7 @@ from flask import current_app
 from invenio_search import current_search_client
 from opensearchpy.helpers import scan
 
+from ..search.paging import composite_buckets
 from .record_engine import Membership, membership_from_events
 from .record_facts import SOURCE_FIELDS, RecordFacts, facts_from_source, missing_facts
 
@@ -65,20 +66,7 @@ def history_community_ids(client=None) -> list[str]:
     alias = events_alias()
     if not client.indices.exists(index=alias):
         return []
-    found = []
-    after = None
-    while True:
-        composite = {"size": 1000, "sources": [{"c": {"terms": {"field": "community_id"}}}]}
-        if after:
-            composite["after"] = after
-        response = client.search(
-            index=alias, body={"size": 0, "aggs": {"ids": {"composite": composite}}}
-        )
-        agg = response["aggregations"]["ids"]
-        found.extend(bucket["key"]["c"] for bucket in agg["buckets"])
-        after = agg.get("after_key")
-        if not after or not agg["buckets"]:
-            return found
+    return [bucket["key"] for bucket in composite_buckets(client, alias, "community_id")]
 
 
 def load_memberships(community_id: str, client=None) -> dict[str, Membership]:

@@ -11,6 +11,7 @@ from datetime import date
 from invenio_search import current_search_client
 
 from ..communities import GLOBAL
+from ..search.paging import composite_buckets
 from .base import Aggregator, aggregators
 from .bookmarks import BookmarkStore
 
@@ -56,36 +57,20 @@ def documents_by_community(aggregator: Aggregator, community_ids: list[str] | No
     if not current_search_client.indices.exists(index=aggregator.alias):
         return {}
     query = {"terms": {"community_id": community_ids}} if community_ids else {"match_all": {}}
+    aggs = {
+        "first": {"min": {"field": aggregator.date_field}},
+        "last": {"max": {"field": aggregator.date_field}},
+    }
     found = {}
-    after = None
-    while True:
-        composite = {"size": 500, "sources": [{"c": {"terms": {"field": "community_id"}}}]}
-        if after:
-            composite["after"] = after
-        body = {
-            "size": 0,
-            "query": query,
-            "aggs": {
-                "by": {
-                    "composite": composite,
-                    "aggs": {
-                        "first": {"min": {"field": aggregator.date_field}},
-                        "last": {"max": {"field": aggregator.date_field}},
-                    },
-                }
-            },
-        }
-        response = current_search_client.search(index=aggregator.alias, body=body)
-        agg = response["aggregations"]["by"]
-        for bucket in agg["buckets"]:
-            found[bucket["key"]["c"]] = (
-                bucket["doc_count"],
-                _day(bucket["first"].get("value_as_string") or bucket["first"].get("value")),
-                _day(bucket["last"].get("value_as_string") or bucket["last"].get("value")),
-            )
-        after = agg.get("after_key")
-        if not after or not agg["buckets"]:
-            return found
+    for bucket in composite_buckets(
+        current_search_client, aggregator.alias, "community_id", query, aggs, size=500
+    ):
+        found[bucket["key"]] = (
+            bucket["doc_count"],
+            _day(bucket["first"].get("value_as_string") or bucket["first"].get("value")),
+            _day(bucket["last"].get("value_as_string") or bucket["last"].get("value")),
+        )
+    return found
 
 
 def collect_status(community_ids: list[str]) -> dict[str, list[AggregationStatus]]:

@@ -24,6 +24,20 @@ RECORDS = [
 ]
 
 
+def publish(owner, spec: SiteRecord, communities, custom_fields=None):
+    """Publish a fixture record through the services into ``communities``."""
+    return factories.publish_record(
+        owner.identity,
+        factories.RecordSpec(
+            metadata=_metadata(spec),
+            files=spec.files,
+            communities=communities,
+            created=spec.created.isoformat(),
+            custom_fields=custom_fields or {},
+        ),
+    )
+
+
 @pytest.fixture(scope="module")
 def app_config(app_config):
     """Reconcile the history before aggregating, as a live site does."""
@@ -38,15 +52,7 @@ def test_generated_history_end_to_end(running_app, db, owner, search_clear):
     placement = {"e1": [alpha, beta], "e2": [alpha], "e3": [beta]}
     records = {}
     for spec in RECORDS:
-        records[spec.key] = factories.publish_record(
-            owner.identity,
-            factories.RecordSpec(
-                metadata=_metadata(spec),
-                files=spec.files,
-                communities=placement[spec.key],
-                created=spec.created.isoformat(),
-            ),
-        )
+        records[spec.key] = publish(owner, spec, placement[spec.key])
     current_rdm_records_service.delete_record(
         system_identity, records["e2"]["id"], {"removal_reason": {"id": "spam"}}
     )
@@ -105,16 +111,7 @@ def test_importer_repair_end_to_end(running_app, db, owner, search_clear):
         custom = {}
         if spec.key in legacy:
             custom["hclegacy:record_creation_date"] = f"{legacy[spec.key].isoformat()}T08:00:00"
-        records[spec.key] = factories.publish_record(
-            owner.identity,
-            factories.RecordSpec(
-                metadata=_metadata(spec),
-                files=spec.files,
-                communities=[alpha],
-                created=spec.created.isoformat(),
-                custom_fields=custom,
-            ),
-        )
+        records[spec.key] = publish(owner, spec, [alpha], custom)
     generate_community_events()
     run_aggregations(end=END)
     assert BookmarkStore().get("community-records-delta-created", str(alpha.id)) == END
@@ -160,26 +157,15 @@ def test_incremental_runs_follow_today_and_the_past(running_app, db, owner, sear
         SiteRecord("l3", 0, today, today.isoformat(), {"y.csv": 7}),
     ]
 
-    def publish(spec):
-        return factories.publish_record(
-            owner.identity,
-            factories.RecordSpec(
-                metadata=_metadata(spec),
-                files=spec.files,
-                communities=[alpha],
-                created=spec.created.isoformat(),
-            ),
-        )
-
-    records = {"l1": publish(specs[0])}
+    records = {"l1": publish(owner, specs[0], [alpha])}
     run_aggregations()
     store = BookmarkStore()
     for kind in ("delta", "snapshot"):
         # today is not over: the bookmark stops at yesterday, so the next run redoes today
         assert store.get(f"community-records-{kind}-added", str(alpha.id)) == ago[1]
 
-    records["l2"] = publish(specs[1])
-    records["l3"] = publish(specs[2])
+    records["l2"] = publish(owner, specs[1], [alpha])
+    records["l3"] = publish(owner, specs[2], [alpha])
     run_aggregations()
 
     site = Site(
