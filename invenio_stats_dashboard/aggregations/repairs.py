@@ -39,7 +39,7 @@ from .sources import events_alias
 HISTORY_MARKER = "membership-history"
 """Marker name: when the last run looked at the membership history."""
 
-CLOCK_MARGIN = timedelta(minutes=1)
+CLOCK_MARGIN = timedelta(seconds=10)
 """Events are dated by the clock of the host that wrote them: look a little further back
 (hosts are expected to keep NTP time; a history written in bulk just before a run is
 looked at once more by the next run, which costs a rewrite, never a wrong number)."""
