@@ -35,6 +35,7 @@ from ..search.paging import composite_buckets
 from .base import earliest_date
 from .bookmarks import BookmarkStore
 from .sources import events_alias
+from .status import metric_day
 
 HISTORY_MARKER = "membership-history"
 """Marker name: when the last run looked at the membership history."""
@@ -74,12 +75,6 @@ def _day(value) -> date:
     return _day(parsed)
 
 
-def _millis_day(value) -> date | None:
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC).date()
-
-
 def earliest_changed_days(since: datetime) -> dict[str, dict[str, date]]:
     """``community -> basis -> earliest day`` touched by history written since ``since``."""
     alias = events_alias()
@@ -96,11 +91,12 @@ def earliest_changed_days(since: datetime) -> dict[str, dict[str, date]]:
         aggs={k: {"min": {"field": f}} for k, f in fields.items()},
     ):
         community_id = bucket["key"]
-        days = {k: _millis_day(bucket[k].get("value")) for k in fields}
+        days = {k: metric_day(bucket[k].get("value")) for k in fields}
+        if community_id == GLOBAL:
+            days["added"] = days["created"]  # global's added basis is the created day
         per_basis = {}
-        for basis, field_name in BASIS_FIELDS.items():
-            key = basis if field_name else ("created" if community_id == GLOBAL else None)
-            candidates = [d for d in (days["event"], days.get(key) if key else None) if d]
+        for basis in BASIS_FIELDS:
+            candidates = [d for d in (days["event"], days.get(basis)) if d]
             if candidates:
                 per_basis[basis] = max(min(candidates), earliest_date())
         found[community_id] = per_basis

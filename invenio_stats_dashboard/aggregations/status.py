@@ -39,7 +39,8 @@ class AggregationStatus:
         return min(1.0, self.documents / expected) if expected > 0 else 1.0
 
 
-def _day(value) -> date | None:
+def metric_day(value) -> date | None:
+    """The UTC day of a date aggregation's value (epoch millis or ISO text), or None."""
     if value is None:
         return None
     if isinstance(value, int | float):
@@ -67,8 +68,8 @@ def documents_by_community(aggregator: Aggregator, community_ids: list[str] | No
     ):
         found[bucket["key"]] = (
             bucket["doc_count"],
-            _day(bucket["first"].get("value_as_string") or bucket["first"].get("value")),
-            _day(bucket["last"].get("value_as_string") or bucket["last"].get("value")),
+            metric_day(bucket["first"].get("value_as_string") or bucket["first"].get("value")),
+            metric_day(bucket["last"].get("value_as_string") or bucket["last"].get("value")),
         )
     return found
 
