@@ -50,7 +50,7 @@ COMMUNITY_STATS_AGGREGATION_BULK_SIZE = 500
 """Documents per bulk write request during aggregation."""
 
 COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION = True
-"""Run the membership reconciliation (``events.api.reconcile_membership``) at the start of
+"""Run the membership reconciliation (``membership.service.reconcile_membership``) at the start of
 every aggregation run, so changes live tracking missed are counted."""
 
 COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT = 900

@@ -3,7 +3,7 @@
 from flask import Flask
 
 from . import config
-from .usage.builders import configure_stats_events
+from .usage_events.builders import configure_stats_events
 
 CONFIG_PREFIXES = ("COMMUNITY_STATS_", "STATS_DASHBOARD_")
 
@@ -21,12 +21,12 @@ class InvenioStatsDashboard:
         self.init_config(app)
         configure_stats_events(app)
         app.extensions["invenio-stats-dashboard"] = self
-        # membership history: live tracking hooks (issue 5, see events/tracking.py)
-        from .events.tracking import register_membership_hooks
+        # membership history: live tracking hooks (membership/tracking.py)
+        from .membership.tracking import register_membership_hooks
 
         register_membership_hooks(app)
-        # stats follow created-date repairs by the importer (issue 6, aggregations/repairs.py)
-        from .aggregations.repairs import connect_repair_receiver
+        # stats follow created-date repairs by the importer (aggregations/rewinds.py)
+        from .aggregations.rewinds import connect_repair_receiver
 
         connect_repair_receiver()
 
@@ -40,6 +40,6 @@ class InvenioStatsDashboard:
 
 def finalize_app(app: Flask) -> None:
     """Once every extension is initialised: the tracked inclusion request is registered."""
-    from .events.tracking import track_registered_inclusion_requests
+    from .membership.tracking import track_registered_inclusion_requests
 
     track_registered_inclusion_requests(app)

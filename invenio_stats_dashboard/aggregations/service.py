@@ -1,87 +1,88 @@
-"""Run aggregations: resolve communities, take the run lock, call the registry in order.
+"""Run aggregations: the policy (enabled, scheduled, forced), the run lock, the registry.
 
-``run_aggregations`` is the one entry point used by the ``aggregate`` command, the
-Celery task (scheduled and non-eager runs) and the background process.
+:func:`run_aggregations` is the one entry point of the ``aggregate`` command, the Celery
+task (scheduled and queued runs) and the background process. The command and the task
+both ask :func:`check_may_run` first, so the switches mean the same everywhere.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-import redis
 from flask import current_app
 
-from ..communities import GLOBAL
-from ..communities import resolve_community_ids as resolve_ids
+from ..core.bookmarks import AggregationBookmarks
+from ..core.days import utc_now
+from ..core.ids import GLOBAL
+from ..core.locks import LockHeld, lock_is_held, run_lock
+from ..membership.store import history_community_ids
 from ..search.setup import ensure_search_setup
-from .base import RunCancelled, RunContext, aggregators
-from .bookmarks import BookmarkStore
-from .repairs import follow_history_changes
-from .sources import history_community_ids
+from .registry import aggregators, batches
+from .rewinds import follow_history_changes
+from .run import RunCancelled, RunContext
 
-LOCK_NAME = "invenio-stats-dashboard:aggregation-lock"
+LOCK_NAME = "aggregation-lock"
 
 
 class AggregationError(Exception):
-    """A run cannot start (bad input, disabled, locked); the message says why."""
+    """A run cannot start (disabled, locked); the message says why."""
+
+
+class AggregationDisabled(AggregationError):
+    """``COMMUNITY_STATS_ENABLED`` or the scheduled-tasks switch forbids the run."""
 
 
 class AggregationLocked(AggregationError):
     """Another aggregation run holds the lock."""
 
 
-def resolve_community_ids(values: Iterable[str] | None) -> list[str] | None:
-    """Resolve several ids or slugs (None or empty stays None: all communities)."""
-    return resolve_ids(values) if values else None
+def check_enabled() -> None:
+    """Raise :class:`AggregationDisabled` while ``COMMUNITY_STATS_ENABLED`` is False."""
+    if not current_app.config.get("COMMUNITY_STATS_ENABLED", True):
+        raise AggregationDisabled(
+            "Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
+        )
+
+
+def check_may_run(force: bool = False) -> bool:
+    """The run policy: enabled, and scheduled tasks enabled unless ``force``.
+
+    Raises :class:`AggregationDisabled`; returns True when ``force`` bypassed the
+    scheduled-tasks switch (callers say so).
+    """
+    check_enabled()
+    if current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
+        return False
+    if not force:
+        raise AggregationDisabled(
+            "Scheduled aggregation tasks are disabled "
+            "(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False); use --force to run anyway."
+        )
+    return True
+
+
+def scheduled_catchup_limit() -> int:
+    """``COMMUNITY_STATS_CATCHUP_INTERVAL``: new days per series in one scheduled run."""
+    return int(current_app.config.get("COMMUNITY_STATS_CATCHUP_INTERVAL") or 0)
 
 
 def all_community_ids() -> list[str]:
     """The "global" series and every community with a membership history."""
-    found = [c for c in history_community_ids() if c != GLOBAL]
-    return [GLOBAL, *sorted(found)]
+    return [GLOBAL, *(c for c in history_community_ids() if c != GLOBAL)]
 
 
-def _redis():
-    return redis.Redis.from_url(current_app.config["CACHE_REDIS_URL"])
-
-
-@contextmanager
-def aggregation_lock():
-    """Hold the run lock (raise :class:`AggregationLocked` if another run holds it).
-
-    The lock expires after ``COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT`` seconds unless
-    renewed, so a killed run cannot block the next ones for long. Yields a function that
-    renews it.
-    """
-    timeout = int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT") or 900)
-    lock = _redis().lock(LOCK_NAME, timeout=timeout, blocking=False)
-    if not lock.acquire(blocking=False):
-        raise AggregationLocked(
-            "Another aggregation run is in progress (lock held); try again when it ends."
-        )
-    try:
-        yield lambda: lock.extend(timeout, replace_ttl=True)
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            pass
-
-
-def lock_is_held() -> bool:
+def aggregation_lock_held() -> bool:
     """True while an aggregation run holds the lock."""
-    return bool(_redis().exists(LOCK_NAME))
+    return lock_is_held(LOCK_NAME)
 
 
 def _reconcile_membership(keep_alive) -> None:
     """Let the membership history catch up with changes missed by live tracking."""
     if not current_app.config.get("COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION", True):
         return
-    from ..events.api import reconcile_membership
+    from ..membership.service import reconcile_membership
 
     reconcile_membership(progress=lambda done, total: keep_alive())
 
@@ -123,43 +124,49 @@ def run_aggregations(
     *,
     update_bookmark: bool = True,
     ignore_bookmark: bool = False,
+    catchup_limit: int = 0,
     names: list[str] | None = None,
     heartbeat=None,
 ) -> RunReport:
     """Run every registered aggregation (or ``names``) for communities (default: all).
 
-    ``community_ids`` are resolved ids (see :func:`resolve_community_ids`). Dates are
-    inclusive UTC days. Raises :class:`AggregationLocked` when another run is active.
+    ``community_ids`` are resolved ids. Dates are inclusive UTC days. ``catchup_limit``
+    caps the new days per series (0: none; the scheduled task passes its limit).
+    Raises :class:`AggregationLocked` when another run is active.
     """
     began = time.monotonic()
     chosen = aggregators(names)
     ensure_search_setup()
-    with aggregation_lock() as renew:
-        checked_at = datetime.now(UTC)
-        _reconcile_membership(renew)
-        bookmarks = BookmarkStore()
-        bookmarks.preload(a.name for a in aggregators())
-        follow_history_changes(bookmarks, checked_at)
-        ids = community_ids if community_ids is not None else all_community_ids()
-        ctx = RunContext(
-            start=start,
-            end=end,
-            end_explicit=end is not None,
-            ignore_bookmark=ignore_bookmark,
-            update_bookmark=update_bookmark,
-            bookmarks=bookmarks,
-            heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
-            keep_alive_callbacks=[renew],
-        )
-        report = RunReport(community_ids=ids)
-        batches: dict = {}
-        for aggregator in chosen:
-            batches.setdefault(aggregator.batch or aggregator.name, []).append(aggregator)
-        for members in batches.values():
-            report.results.update(type(members[0]).run_batch(members, ctx, ids))
-        report.timings = ctx.timings
+    try:
+        with run_lock(LOCK_NAME, _lock_timeout(), "aggregation") as renew:
+            checked_at: datetime = utc_now()
+            _reconcile_membership(renew)
+            bookmarks = AggregationBookmarks()
+            bookmarks.preload(a.name for a in aggregators())
+            follow_history_changes(bookmarks, checked_at)
+            ids = community_ids if community_ids is not None else all_community_ids()
+            ctx = RunContext(
+                start=start,
+                end=end,
+                ignore_bookmark=ignore_bookmark,
+                update_bookmark=update_bookmark,
+                catchup_limit=catchup_limit,
+                bookmarks=bookmarks,
+                heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
+                keep_alive_callbacks=[renew],
+            )
+            report = RunReport(community_ids=ids)
+            for members in batches(chosen):
+                report.results.update(type(members[0]).run_batch(members, ctx, ids))
+            report.timings = ctx.timings
+    except LockHeld as error:
+        raise AggregationLocked(f"Another aggregation run is in progress: {error}") from None
     report.seconds = time.monotonic() - began
     return report
+
+
+def _lock_timeout() -> int:
+    return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT") or 900)
 
 
 def run_in_background(
@@ -177,7 +184,7 @@ def run_in_background(
     (bookmarks then reflect what was fully written; the next run continues).
     """
     ids = community_ids or all_community_ids()
-    total = len(ids) * len({a.batch or a.name for a in aggregators()})
+    total = len(ids) * len(batches(aggregators()))
     done = [0]
 
     def heartbeat():

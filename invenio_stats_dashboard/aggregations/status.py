@@ -10,10 +10,9 @@ from datetime import date
 
 from invenio_search import current_search_client
 
-from ..communities import GLOBAL
-from ..search.paging import composite_buckets
-from .base import Aggregator, aggregators
-from .bookmarks import BookmarkStore
+from ..core.bookmarks import AggregationBookmarks
+from .documents import documents_by_community
+from .registry import Aggregator, aggregators
 
 
 @dataclass
@@ -39,44 +38,9 @@ class AggregationStatus:
         return min(1.0, self.documents / expected) if expected > 0 else 1.0
 
 
-def metric_day(value) -> date | None:
-    """The UTC day of a date aggregation's value (epoch millis or ISO text), or None."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        from datetime import UTC, datetime
-
-        return datetime.fromtimestamp(value / 1000, tz=UTC).date()
-    return date.fromisoformat(str(value)[:10])
-
-
-def documents_by_community(aggregator: Aggregator, community_ids: list[str] | None = None) -> dict:
-    """``community_id -> (count, first day, last day)`` from one paged composite aggregation.
-
-    Empty when the aggregation's index does not exist yet.
-    """
-    if not current_search_client.indices.exists(index=aggregator.alias):
-        return {}
-    query = {"terms": {"community_id": community_ids}} if community_ids else {"match_all": {}}
-    aggs = {
-        "first": {"min": {"field": aggregator.date_field}},
-        "last": {"max": {"field": aggregator.date_field}},
-    }
-    found = {}
-    for bucket in composite_buckets(
-        current_search_client, aggregator.alias, "community_id", query, aggs, size=500
-    ):
-        found[bucket["key"]] = (
-            bucket["doc_count"],
-            metric_day(bucket["first"].get("value_as_string") or bucket["first"].get("value")),
-            metric_day(bucket["last"].get("value_as_string") or bucket["last"].get("value")),
-        )
-    return found
-
-
 def collect_status(community_ids: list[str]) -> dict[str, list[AggregationStatus]]:
     """Status of every registered aggregation for each community."""
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     result: dict[str, list[AggregationStatus]] = {c: [] for c in community_ids}
     for aggregator in aggregators():
         exists = bool(current_search_client.indices.exists(index=aggregator.alias))
@@ -95,14 +59,3 @@ def collect_status(community_ids: list[str]) -> dict[str, list[AggregationStatus
                 )
             )
     return result
-
-
-def community_labels(community_ids: list[str] | None) -> dict[str, str]:
-    """``community id -> slug`` for the given communities (default: every community)."""
-    from invenio_communities.communities.records.models import CommunityMetadata
-
-    query = CommunityMetadata.query.filter(CommunityMetadata.is_deleted.is_(False))
-    labels = {str(row.id): row.slug for row in query.order_by(CommunityMetadata.slug)}
-    if community_ids is None:
-        return {GLOBAL: "global", **labels}
-    return {c: "global" if c == GLOBAL else labels.get(c, c) for c in community_ids}

@@ -1,4 +1,4 @@
-"""Celery tasks for aggregations (thin wrappers over the services)."""
+"""Celery tasks for aggregations (thin wrappers over the service)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from datetime import date
 from celery import shared_task
 from flask import current_app
 
-from .service import AggregationLocked, run_aggregations
+from .service import (
+    AggregationDisabled,
+    AggregationLocked,
+    check_may_run,
+    run_aggregations,
+    scheduled_catchup_limit,
+)
 
 
 def _day(value: str | None) -> date | None:
@@ -26,14 +32,15 @@ def aggregate_community_stats(
     """Run the registered aggregations (the beat schedule calls it without arguments).
 
     Does nothing while ``COMMUNITY_STATS_ENABLED`` is False, or while
-    ``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` is False unless ``force``. When another
-    run holds the lock the task returns at once (the next beat catches up).
+    ``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` is False unless ``force`` (a command
+    that queued it). A scheduled run (not forced, no end date) writes at most
+    ``COMMUNITY_STATS_CATCHUP_INTERVAL`` new days per series; the next beat continues.
+    When another run holds the lock the task returns at once (the next beat catches up).
     """
-    config = current_app.config
-    if not config.get("COMMUNITY_STATS_ENABLED", True):
-        return {"skipped": "COMMUNITY_STATS_ENABLED is False"}
-    if not force and not config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
-        return {"skipped": "COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False"}
+    try:
+        check_may_run(force)
+    except AggregationDisabled as error:
+        return {"skipped": str(error)}
     try:
         report = run_aggregations(
             community_ids=community_ids,
@@ -41,8 +48,9 @@ def aggregate_community_stats(
             end=_day(end_date),
             update_bookmark=update_bookmark,
             ignore_bookmark=ignore_bookmark,
+            catchup_limit=0 if force or end_date else scheduled_catchup_limit(),
         )
     except AggregationLocked as error:
-        current_app.logger.info("community stats aggregation skipped: %s", error)
+        current_app.logger.warning("community stats aggregation skipped: %s", error)
         return {"skipped": str(error)}
     return report.as_dict()

@@ -4,12 +4,13 @@ import click
 
 from .aggregation import CORE_COMMANDS
 from .community_events import community_events
+from .options import StatsGroup
 from .processes import processes
 from .setup import setup
 from .usage_events import usage_events
 
 
-@click.group(name="community-stats")
+@click.group(name="community-stats", cls=StatsGroup)
 def cli():
     """Community statistics: membership history, usage events, aggregations."""
 

@@ -11,55 +11,57 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from opensearchpy.exceptions import TransportError
 
-from ..aggregations.base import aggregators
+from ..aggregations.registry import aggregators, batches, by_query_type
 from ..aggregations.service import (
     AggregationError,
     all_community_ids,
-    resolve_community_ids,
+    check_may_run,
     run_aggregations,
 )
-from ..communities import GLOBAL, CommunityNotFound, resolve_community_id
-from ..processes.manager import ProcessError
-from .processes import get_manager, pid_dir_option
+from ..core.days import utc_today
+from ..core.ids import GLOBAL, CommunityNotFound, community_slugs, resolve_community_id
+from .options import (
+    DAY,
+    check_range,
+    community_ids_option,
+    pid_dir_option,
+    require_enabled,
+    start_background,
+)
 
 BAR_WIDTH = 30
 AGGREGATION_PROCESS = "aggregation"
 AGGREGATION_TARGET = "invenio_stats_dashboard.aggregations.service:run_in_background"
 
 
-def _parse_date(ctx, param, value):
-    """Click callback: ``YYYY-MM-DD`` to a date (usage error otherwise)."""
-    if value is None:
-        return None
+class QueryTypeChoice(click.Choice):
+    """The registered aggregations' query types (read when used, so every one is listed)."""
+
+    def __init__(self):
+        super().__init__([], case_sensitive=True)
+
+    @property
+    def choices(self):
+        """Every query type, in aggregation order."""
+        return list(by_query_type())
+
+    @choices.setter
+    def choices(self, value):
+        pass
+
+
+def _check_may_run(force: bool) -> None:
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date as YYYY-MM-DD") from None
-
-
-def _check_range(start: date | None, end: date | None) -> None:
-    if start and end and start > end:
-        raise click.BadParameter(
-            f"the start date {start} is after the end date {end}", param_hint="'--start-date'"
+        bypassed = check_may_run(force)
+    except AggregationError as error:
+        raise click.ClickException(str(error)) from None
+    if bypassed:
+        click.echo(
+            "--force: bypassing the COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED check.", err=True
         )
-
-
-def _require_enabled() -> None:
-    if not current_app.config.get("COMMUNITY_STATS_ENABLED", True):
-        raise click.ClickException(
-            "Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
-        )
-
-
-def _resolve_many(values) -> list[str] | None:
-    try:
-        return resolve_community_ids(values)
-    except CommunityNotFound as error:
-        raise click.BadParameter(str(error), param_hint="'--community-id'") from None
 
 
 # --------------------------------------------------------------------------- aggregate
@@ -83,14 +85,11 @@ def _print_report(report, verbose: bool) -> None:
 
 
 @click.command("aggregate")
-@click.option(
-    "--community-id",
-    "community_ids",
-    multiple=True,
-    help="Community UUID or slug (repeatable; default: every community and global).",
+@community_ids_option(
+    help="Community UUID or slug (repeatable; default: every community and global)."
 )
-@click.option("--start-date", callback=_parse_date, help="First day (YYYY-MM-DD).")
-@click.option("--end-date", callback=_parse_date, help="Last day (YYYY-MM-DD; default today).")
+@click.option("--start-date", type=DAY, help="First day (default: each series' first day).")
+@click.option("--end-date", type=DAY, help="Last day (default: today, UTC).")
 @click.option("--eager", is_flag=True, help="Run here and now instead of as a Celery task.")
 @click.option(
     "--update-bookmark/--no-update-bookmark",
@@ -109,19 +108,15 @@ def _print_report(report, verbose: bool) -> None:
 def aggregate(
     community_ids, start_date, end_date, eager, update_bookmark, ignore_bookmark, verbose, force
 ):
-    """Aggregate record (and usage) statistics into the daily indices."""
-    _require_enabled()
-    if not current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
-        if not force:
-            raise click.ClickException(
-                "Scheduled aggregation tasks are disabled "
-                "(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False); use --force to run anyway."
-            )
-        click.echo(
-            "--force: bypassing the COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED check.", err=True
-        )
-    _check_range(start_date, end_date)
-    ids = _resolve_many(community_ids)
+    """Aggregate record and usage statistics into the daily indices.
+
+    Writes every day from the bookmarks (or --start-date) through --end-date (default
+    today) in one run; the catch-up limit COMMUNITY_STATS_CATCHUP_INTERVAL applies to
+    the scheduled task only.
+    """
+    _check_may_run(force)
+    check_range(start_date, end_date)
+    ids = community_ids
     if not eager:
         from ..aggregations.tasks import aggregate_community_stats
 
@@ -159,18 +154,19 @@ def _progress(community_ids: list[str] | None):
         yield None
         return
     communities = community_ids or all_community_ids()
-    batches = {a.batch or a.name for a in aggregators()}
     with click.progressbar(
-        length=len(communities) * len(batches), label="Aggregating", file=sys.stderr
+        length=len(communities) * len(batches(aggregators())), label="Aggregating", file=sys.stderr
     ) as bar:
         yield lambda: bar.update(1)
 
 
 # --------------------------------------------------------------------------- background
 @click.command("aggregate-background")
-@click.option("--community-id", "community_ids", multiple=True, help="Community UUID or slug.")
-@click.option("--start-date", callback=_parse_date, help="First day (YYYY-MM-DD).")
-@click.option("--end-date", callback=_parse_date, help="Last day (YYYY-MM-DD; default today).")
+@community_ids_option(
+    help="Community UUID or slug (repeatable; default: every community and global)."
+)
+@click.option("--start-date", type=DAY, help="First day (default: each series' first day).")
+@click.option("--end-date", type=DAY, help="Last day (default: today, UTC).")
 @click.option("--update-bookmark/--no-update-bookmark", default=True, show_default=True)
 @click.option("--ignore-bookmark", is_flag=True, help="Start from the first day of each series.")
 @click.option("--force", is_flag=True, help="Run even when scheduled tasks are disabled.")
@@ -180,29 +176,16 @@ def aggregate_background(
     community_ids, start_date, end_date, update_bookmark, ignore_bookmark, force, pid_dir
 ):
     """Run the aggregation as a background process named ``aggregation``."""
-    _require_enabled()
-    if not force and not current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
-        raise click.ClickException(
-            "Scheduled aggregation tasks are disabled "
-            "(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED is False); use --force to run anyway."
-        )
-    _check_range(start_date, end_date)
-    ids = _resolve_many(community_ids)
-    manager = get_manager(pid_dir)
+    _check_may_run(force)
+    check_range(start_date, end_date)
     params = {
-        "community_ids": ids,
+        "community_ids": community_ids,
         "start_date": start_date.isoformat() if start_date else None,
         "end_date": end_date.isoformat() if end_date else None,
         "update_bookmark": update_bookmark,
         "ignore_bookmark": ignore_bookmark,
     }
-    try:
-        pid = manager.start(AGGREGATION_PROCESS, AGGREGATION_TARGET, params)
-    except ProcessError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Started {AGGREGATION_PROCESS} (PID {pid}).")
-    click.echo(f"Status: invenio community-stats processes status {AGGREGATION_PROCESS}")
-    click.echo(f"Cancel: invenio community-stats processes cancel {AGGREGATION_PROCESS}")
+    start_background(pid_dir, AGGREGATION_PROCESS, AGGREGATION_TARGET, params)
 
 
 # --------------------------------------------------------------------------- status
@@ -249,24 +232,21 @@ def _status_block(status, today: date) -> list[str]:
 
 
 @click.command("status")
-@click.option(
+@community_ids_option(
     "--community-id",
     "-c",
-    "community_ids",
-    multiple=True,
     help="Community UUID or slug (repeatable; default: every community and global).",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Show details for each aggregation.")
 @with_appcontext
 def status(community_ids, verbose):
     """Aggregation status: bookmarks, documents, first/last days, completeness."""
-    from ..aggregations.status import collect_status, community_labels
+    from ..aggregations.status import collect_status
 
-    _require_enabled()
-    ids = _resolve_many(community_ids)
-    labels = community_labels(ids)
+    require_enabled()
+    labels = community_slugs(community_ids)
     statuses = collect_status(list(labels))
-    today = date.today()
+    today = utc_today()
     for community_id, label in labels.items():
         heading = "Global (all records)" if community_id == GLOBAL else f"{label} ({community_id})"
         click.echo(f"Community: {heading}")
@@ -375,12 +355,13 @@ def _item_summary(item: dict) -> str:
 
 @click.command("read")
 @click.option("--community-id", default=GLOBAL, show_default=True, help="Community UUID or slug.")
-@click.option("--start-date", callback=_parse_date, help="First day (default: yesterday).")
-@click.option("--end-date", callback=_parse_date, help="Last day (default: today).")
+@click.option("--start-date", type=DAY, help="First day (default: yesterday, UTC).")
+@click.option("--end-date", type=DAY, help="Last day (default: today, UTC).")
 @click.option(
     "--query-type",
+    type=QueryTypeChoice(),
     default=None,
-    help="One query type (e.g. community-record-delta-created); default: all of them.",
+    help="One statistic, day by day (default: every statistic, summed up).",
 )
 @click.option(
     "--format",
@@ -398,21 +379,18 @@ def read(community_id, start_date, end_date, query_type, output_format):
     snapshots on the first and last day). With it: that statistic day by day, with the
     last day's subcounts. --format json gives every document in full.
     """
-    from ..queries import UnknownQueryType, read_stats
+    from ..aggregations.documents import read_stats
 
-    _require_enabled()
-    today = date.today()
+    require_enabled()
+    today = utc_today()
     start = start_date or today - timedelta(days=1)
     end = end_date or today
-    _check_range(start, end)
+    check_range(start, end)
     try:
         resolved = resolve_community_id(community_id)
     except CommunityNotFound as error:
         raise click.BadParameter(str(error), param_hint="'--community-id'") from None
-    try:
-        results = read_stats(resolved, start, end, query_type)
-    except UnknownQueryType as error:
-        raise click.BadParameter(str(error), param_hint="'--query-type'") from None
+    results = read_stats(resolved, start, end, query_type)
     if output_format == "json":
         payload = {
             "community_id": resolved,
@@ -440,9 +418,9 @@ def read(community_id, start_date, end_date, query_type, output_format):
 @with_appcontext
 def destroy_indices_command(yes_i_know, force):
     """Delete every search index of this package (statistics, history, enriched events)."""
-    from ..aggregations.indices import destroy_indices, indices_to_destroy
+    from ..search.setup import destroy_indices, indices_to_destroy
 
-    _require_enabled()
+    require_enabled()
     names = indices_to_destroy()
     if not names:
         click.echo("No invenio-stats-dashboard indices to delete.")

@@ -3,43 +3,31 @@
 from __future__ import annotations
 
 import functools
-import sys
-from contextlib import contextmanager
-from datetime import date
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-from ..events.api import (
-    GLOBAL,
-    InvalidFilterError,
-    community_events_status,
-    generate_community_events,
-    parse_day,
-    resolve_community_ids,
+from ..core.ids import GLOBAL
+from ..membership.service import community_details as community_details_of
+from ..membership.service import community_events_status, generate_community_events
+from .options import (
+    DAY,
+    check_range,
+    community_ids_option,
+    pid_dir_option,
+    progress_callback,
+    render_table,
+    require_enabled,
+    split_values,
+    start_background,
 )
-from ..events.summary import community_details as load_community_details
-from ..processes.manager import ProcessError
-from .processes import get_manager, pid_dir_option, render_table
 
 GENERATION_PROCESS = "community-event-generation"
-GENERATION_TARGET = "invenio_stats_dashboard.events.api:generate_community_events"
-
-
-def _day(ctx, param, value):
-    try:
-        return parse_day(value, param.name.replace("_", " "))
-    except InvalidFilterError as exc:
-        raise click.BadParameter(str(exc)) from None
+GENERATION_TARGET = "invenio_stats_dashboard.membership.service:generate_community_events"
 
 
 def _split(ctx, param, values):
-    """Repeatable options also take comma- or space-separated lists."""
-    out = []
-    for value in values or ():
-        out.extend(part for part in value.replace(",", " ").split() if part)
-    return tuple(dict.fromkeys(out))
+    return split_values(values)
 
 
 def _extra_record_ids(func):
@@ -51,7 +39,7 @@ def _extra_record_ids(func):
 
     @functools.wraps(func)
     def wrapper(*args, more_record_ids=(), record_ids=(), **kwargs):
-        extra = _split(None, None, more_record_ids)
+        extra = split_values(more_record_ids)
         if extra and not record_ids:
             raise click.UsageError(f"Got unexpected extra arguments ({' '.join(extra)})")
         return func(*args, record_ids=tuple(dict.fromkeys((*record_ids, *extra))), **kwargs)
@@ -63,12 +51,8 @@ def filter_options(func):
     """The record/community/date filters shared by generate, status and background."""
     func = _extra_record_ids(func)
     options = [
-        click.option(
-            "--community-id",
-            "community_ids",
-            multiple=True,
-            callback=_split,
-            help="Community UUID or slug (repeatable; 'global' for the instance series).",
+        community_ids_option(
+            help="Community UUID or slug (repeatable; 'global' for the instance series)."
         ),
         click.option(
             "--record-ids",
@@ -79,13 +63,13 @@ def filter_options(func):
         ),
         click.option(
             "--start-date",
-            callback=_day,
-            help="First record creation day (YYYY-MM-DD). Default: the earliest record.",
+            type=DAY,
+            help="First record creation day. Default: the earliest record.",
         ),
         click.option(
             "--end-date",
-            callback=_day,
-            help="Last record creation day (YYYY-MM-DD, inclusive). Default: today.",
+            type=DAY,
+            help="Last record creation day (inclusive). Default: today.",
         ),
     ]
     for option in reversed(options):
@@ -93,41 +77,9 @@ def filter_options(func):
     return func
 
 
-def _check_filters(community_ids, start_date: date | None, end_date: date | None) -> list[str]:
-    if not current_app.config.get("COMMUNITY_STATS_ENABLED", True):
-        raise click.ClickException(
-            "Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
-        )
-    if start_date and end_date and start_date > end_date:
-        raise click.BadParameter(
-            f"start date {start_date} is after end date {end_date}", param_hint="--start-date"
-        )
-    try:
-        return resolve_community_ids(community_ids)
-    except InvalidFilterError as exc:
-        raise click.BadParameter(str(exc), param_hint="--community-id") from None
-
-
-@contextmanager
-def progress_bar(show: bool, label: str):
-    """A ``progress(done, total)`` callback drawing a bar on a terminal (else nothing)."""
-    if not (show and sys.stderr.isatty()):
-        yield None
-        return
-    state = {"bar": None, "done": 0}
-
-    def progress(done: int, total: int) -> None:
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
-            state["bar"].__enter__()
-        state["bar"].update(done - state["done"])
-        state["done"] = done
-
-    try:
-        yield progress
-    finally:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
+def _check_filters(start_date, end_date) -> None:
+    require_enabled()
+    check_range(start_date, end_date)
 
 
 def _echo_summary(summary: dict) -> None:
@@ -162,13 +114,13 @@ def generate_command(community_ids, record_ids, start_date, end_date, show_progr
     """Create the missing membership events of existing records (idempotent).
 
     A record's entry date is the accepted community request's time where one exists,
-    else its publication date, else its creation date; global: its creation date.
-    Deleted records get "removed" events on their deletion date.
+    else its creation date (never earlier); global: its creation date. Deleted records
+    get "removed" events on their deletion date.
     """
-    communities = _check_filters(community_ids, start_date, end_date)
-    with progress_bar(show_progress, "Generating membership events") as progress:
+    _check_filters(start_date, end_date)
+    with progress_callback(show_progress, "Generating membership events") as progress:
         summary = generate_community_events(
-            community_ids=communities,
+            community_ids=community_ids,
             record_ids=list(record_ids),
             start_date=start_date,
             end_date=end_date,
@@ -184,9 +136,9 @@ def generate_command(community_ids, record_ids, start_date, end_date, show_progr
 def status_command(community_ids, record_ids, start_date, end_date, community_details):
     """Count the records that lack membership events, per community."""
     details = community_details
-    communities = _check_filters(community_ids, start_date, end_date)
+    _check_filters(start_date, end_date)
     summary = community_events_status(
-        community_ids=communities,
+        community_ids=community_ids,
         record_ids=list(record_ids),
         start_date=start_date,
         end_date=end_date,
@@ -199,7 +151,7 @@ def status_command(community_ids, record_ids, start_date, end_date, community_de
         return
     ids = sorted(per_community, key=lambda c: (c != GLOBAL, c))
     headers = ["COMMUNITY", "RECORDS", "LACKING EVENTS", "EVENTS MISSING"]
-    extra = load_community_details(ids) if details else {}
+    extra = community_details_of(ids) if details else {}
     if details:
         headers = ["COMMUNITY", "SLUG", "TITLE", *headers[1:], "STORED EVENTS", "FIRST", "LAST"]
     rows = []
@@ -235,20 +187,11 @@ def status_command(community_ids, record_ids, start_date, end_date, community_de
 @with_appcontext
 def generate_background_command(community_ids, record_ids, start_date, end_date, pid_dir):
     """Run ``generate`` as a background process named community-event-generation."""
-    communities = _check_filters(community_ids, start_date, end_date)
-    manager = get_manager(pid_dir)
+    _check_filters(start_date, end_date)
     params = {
-        "community_ids": communities,
+        "community_ids": community_ids,
         "record_ids": list(record_ids),
         "start_date": start_date.isoformat() if start_date else None,
         "end_date": end_date.isoformat() if end_date else None,
     }
-    try:
-        pid = manager.start(GENERATION_PROCESS, GENERATION_TARGET, params)
-    except (ProcessError, OSError) as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise click.exceptions.Exit(1) from None
-    click.echo(f"Started {GENERATION_PROCESS} (PID {pid}).")
-    click.echo(f"Status: invenio community-stats processes status {GENERATION_PROCESS}")
-    click.echo(f"Cancel: invenio community-stats processes cancel {GENERATION_PROCESS}")
-    click.echo(f"Files:  {manager.pid_dir}/{GENERATION_PROCESS}.{{pid,status.json,log}}")
+    start_background(pid_dir, GENERATION_PROCESS, GENERATION_TARGET, params)

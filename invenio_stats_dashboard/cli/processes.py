@@ -4,29 +4,11 @@ from __future__ import annotations
 
 import click
 import psutil
-from flask import current_app
 from flask.cli import with_appcontext
 
 from ..processes.files import UnsafeFileError, check_name
-from ..processes.manager import ProcessError, ProcessInfo, ProcessManager
-
-
-def pid_dir_option(func):
-    """``--pid-dir`` (default: ``STATS_DASHBOARD_PID_DIR``, ``/tmp``)."""
-    return click.option(
-        "--pid-dir",
-        default=None,
-        help="Directory of the PID, status and log files (default: STATS_DASHBOARD_PID_DIR, /tmp).",
-    )(func)
-
-
-def get_manager(pid_dir: str | None) -> ProcessManager:
-    """The manager for ``pid_dir`` (or the configured default); usage error if unusable."""
-    directory = pid_dir or current_app.config.get("STATS_DASHBOARD_PID_DIR", "/tmp")
-    try:
-        return ProcessManager(directory)
-    except OSError as exc:
-        raise click.BadParameter(str(exc), param_hint="--pid-dir") from None
+from ..processes.manager import ProcessError, ProcessInfo
+from .options import pid_dir_option, process_manager, render_table
 
 
 def _validate_name(ctx, param, value):
@@ -44,19 +26,6 @@ def _progress_text(status: dict) -> str:
     if total:
         return f"{done}/{total} ({progress.get('percent', 0):.1f}%)"
     return str(done)
-
-
-def render_table(headers: list[str], rows: list[list[str]]) -> str:
-    """Left-aligned columns separated by two spaces."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(str(cell))) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        cells = (str(c).ljust(w) for c, w in zip(row, widths, strict=True))
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 @click.group(name="processes")
@@ -101,7 +70,7 @@ def _status_lines(info: ProcessInfo) -> list[tuple[str, str]]:
 @with_appcontext
 def status_command(process_name, show_log, log_lines, pid_dir):
     """Show the status of a background process (exit code 1 if it is unknown)."""
-    manager = get_manager(pid_dir)
+    manager = process_manager(pid_dir)
     try:
         info = manager.info(process_name)
     except UnsafeFileError as exc:
@@ -132,7 +101,7 @@ def status_command(process_name, show_log, log_lines, pid_dir):
 @with_appcontext
 def cancel_command(process_name, timeout, pid_dir):
     """Stop a background process: SIGTERM, then SIGKILL after --timeout seconds."""
-    manager = get_manager(pid_dir)
+    manager = process_manager(pid_dir)
     try:
         outcome = manager.cancel(process_name, timeout=timeout)
     except (ProcessError, OSError, psutil.Error) as exc:
@@ -152,7 +121,7 @@ def cancel_command(process_name, timeout, pid_dir):
 @with_appcontext
 def list_command(pid_dir, package_only):
     """List background processes that have a PID file in the directory."""
-    manager = get_manager(pid_dir)
+    manager = process_manager(pid_dir)
     infos = manager.list(package_only=package_only)
     if not infos:
         click.echo(f"No processes in {manager.pid_dir}.")

@@ -11,8 +11,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from ..usage import indices
-from .processes import get_manager, pid_dir_option
+from ..core import indices
+from .options import DAY, fail, pid_dir_option, render_table, start_background
 
 EVENT_TYPE_CHOICE = click.Choice(sorted(indices.EVENT_TYPES))
 
@@ -50,20 +50,6 @@ def _month(ctx, param, values):
     if bad:
         raise click.BadParameter(f"{bad[0]!r} is not a month (YYYY-MM)")
     return tuple(values)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
-    return "\n".join(line.rstrip() for line in lines)
 
 
 @click.group(name="usage-events")
@@ -117,7 +103,7 @@ def migration_options(func):
 
 
 def _options(**kwargs):
-    from ..usage.migration import MigrationError, MigrationOptions
+    from ..usage_events.migration import MigrationError, MigrationOptions
 
     try:
         return MigrationOptions.from_config(**kwargs)
@@ -125,18 +111,9 @@ def _options(**kwargs):
         raise click.UsageError(str(err)) from err
 
 
-def _day(ctx, param, value):
-    from ..usage.generation import parse_day
-
-    try:
-        return parse_day(value)
-    except ValueError as err:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from err
-
-
 def generation_options(func):
     """Options shared by ``generate`` and ``generate-background``."""
-    day = {"callback": _day, "default": None, "metavar": "YYYY-MM-DD"}
+    day = {"type": DAY, "default": None}
     for decorator in reversed(
         [
             click.option(
@@ -187,7 +164,7 @@ def generation_options(func):
 
 
 def _generation_options(**kwargs):
-    from ..usage.generation import GenerationOptions
+    from ..usage_events.generation import GenerationOptions
 
     opts = GenerationOptions(**kwargs)
     if opts.start_date and opts.end_date and opts.start_date > opts.end_date:
@@ -211,8 +188,8 @@ def _generation_options(**kwargs):
 @with_appcontext
 def generate(dry_run, yes_i_know, **kwargs):
     """Generate synthetic view/download events for existing records (testing, demos)."""
-    from ..usage.generation import count_records
-    from ..usage.generation import generate as run_generation
+    from ..usage_events.generation import count_records
+    from ..usage_events.generation import generate as run_generation
 
     opts = _generation_options(dry_run=dry_run, **kwargs)
     records = count_records(opts)
@@ -234,7 +211,7 @@ def generate(dry_run, yes_i_know, **kwargs):
     )
     rows = [[index, count] for index, count in sorted(result.per_index.items())]
     if rows:
-        click.echo(_table(rows, ["index", "events"]))
+        click.echo(render_table(["index", "events"], rows))
 
 
 @usage_events.command("generate-background")
@@ -243,10 +220,10 @@ def generate(dry_run, yes_i_know, **kwargs):
 @with_appcontext
 def generate_background(pid_dir, **kwargs):
     """Start event generation in the background (process name: usage-event-generation)."""
-    from ..usage.service import GENERATION_PROCESS, GENERATION_TARGET, generation_params
+    from ..usage_events.service import GENERATION_PROCESS, GENERATION_TARGET, generation_params
 
     opts = _generation_options(**kwargs)
-    _start(pid_dir, GENERATION_PROCESS, GENERATION_TARGET, generation_params(opts))
+    start_background(pid_dir, GENERATION_PROCESS, GENERATION_TARGET, generation_params(opts))
 
 
 @usage_events.command("migrate")
@@ -262,8 +239,8 @@ def migrate(
     Resumable (a bookmark per event type and month), validated month by month before
     readers switch to the enriched index. Run `usage-events status` to follow it.
     """
-    from ..usage.migration import MigrationError
-    from ..usage.service import run_migration
+    from ..usage_events.migration import MigrationError
+    from ..usage_events.service import run_migration
 
     options = _options(
         event_types=tuple(dict.fromkeys(event_types)),
@@ -274,7 +251,7 @@ def migrate(
         delete_old_indices=delete_old_indices,
     )
     if run_async:
-        from ..usage.tasks import migrate_usage_events
+        from ..usage_events.tasks import migrate_usage_events
 
         task = migrate_usage_events.delay(options.__dict__)
         click.echo(f"Migration queued as Celery task {task.id}.")
@@ -282,12 +259,12 @@ def migrate(
     try:
         results = run_migration(options, show_progress=sys.stdout.isatty())
     except MigrationError as err:
-        _fail(str(err))
+        fail(str(err))
     if not results:
         click.echo("No raw view/download indices to migrate.")
         return
     rows = [[r.event_type, r.month, r.state, r.written, r.source_count, r.message] for r in results]
-    click.echo(_table(rows, ["type", "month", "state", "written", "source", "message"]))
+    click.echo(render_table(["type", "month", "state", "written", "source", "message"], rows))
     if any(r.state == "failed" for r in results):
         sys.exit(1)
 
@@ -302,7 +279,7 @@ def migrate_background(
     """Start the migration in the background (process name: event-migration)."""
     from dataclasses import asdict
 
-    from ..usage.service import MIGRATION_PROCESS, MIGRATION_TARGET
+    from ..usage_events.service import MIGRATION_PROCESS, MIGRATION_TARGET
 
     options = _options(
         event_types=tuple(dict.fromkeys(event_types)),
@@ -311,21 +288,7 @@ def migrate_background(
         max_memory_percent=max_memory_percent,
         delete_old_indices=delete_old_indices,
     )
-    _start(pid_dir, MIGRATION_PROCESS, MIGRATION_TARGET, asdict(options))
-
-
-def _start(pid_dir, name: str, target: str, params: dict) -> None:
-    from ..processes.manager import ProcessError
-
-    manager = get_manager(pid_dir)
-    try:
-        pid = manager.start(name, target, params)
-    except ProcessError as exc:
-        _fail(str(exc))
-    click.echo(f"Started {name} (PID {pid}).")
-    click.echo(f"Status: invenio community-stats processes status {name}")
-    click.echo(f"Cancel: invenio community-stats processes cancel {name}")
-    click.echo(f"Files:  {manager.pid_dir}/{name}.{{pid,status.json,log}}")
+    start_background(pid_dir, MIGRATION_PROCESS, MIGRATION_TARGET, asdict(options))
 
 
 @usage_events.command("status")
@@ -333,7 +296,7 @@ def _start(pid_dir, name: str, target: str, params: dict) -> None:
 @with_appcontext
 def status(show_bookmarks):
     """Migration state per event type and month: counts, progress, which index is read."""
-    from ..usage.status import migration_status
+    from ..usage_events.status import migration_status
 
     rows = migration_status()
     if not rows:
@@ -352,7 +315,7 @@ def status(show_bookmarks):
         for r in rows
     ]
     click.echo(
-        _table(table, ["type", "month", "source", "target", "progress", "read from", "state"])
+        render_table(["type", "month", "source", "target", "progress", "read from", "state"], table)
     )
     if show_bookmarks:
         click.echo("")
@@ -387,11 +350,11 @@ def status(show_bookmarks):
 @with_appcontext
 def clear_bookmarks(event_types, months, fresh_start):
     """Clear migration bookmarks so those months are copied again from the start."""
-    from ..usage.bookmarks import ReindexingBookmarks
+    from ..core.bookmarks import MigrationBookmarks
 
     if not (event_types or months or fresh_start):
         raise click.UsageError("give --event-type and/or --months, or --fresh-start")
     if fresh_start and (event_types or months):
         raise click.UsageError("--fresh-start clears everything: drop --event-type/--months")
-    removed = ReindexingBookmarks().clear(list(event_types), list(months))
+    removed = MigrationBookmarks().clear(list(event_types), list(months))
     click.echo(f"Cleared {removed} bookmark(s).")

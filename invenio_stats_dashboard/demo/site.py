@@ -18,7 +18,7 @@ from invenio_rdm_records.proxies import (
     current_record_communities_service as record_communities_service,
 )
 
-from ..events.sync import membership_clock
+from ..membership.sync import membership_clock
 from . import factories
 from .vocabularies import AFFILIATIONS, FUNDERS, LANGUAGES, LICENSES, RESOURCE_TYPES, SUBJECTS
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
 from invenio_search import current_search, current_search_client
-from invenio_search.utils import build_alias_name
+
+from ..core import indices
+from ..core.days import utc_today
 
 TEMPLATES_MODULE = "invenio_stats_dashboard.search.index_templates"
 PREFIX_PLACEHOLDER = "__SEARCH_INDEX_PREFIX__"
@@ -34,20 +35,30 @@ class SetupReport:
 
 def package_templates() -> dict[str, dict]:
     """Index templates of this package, prefix applied, by (prefixed) template name."""
-    prefix = current_app.config.get("SEARCH_INDEX_PREFIX") or ""
+    prefix = indices.prefixed("")
     templates = {}
     for name, path in current_search.register_templates(TEMPLATES_MODULE).items():
         body = json.loads(Path(path).read_text().replace(PREFIX_PLACEHOLDER, prefix))
-        templates[build_alias_name(name)] = body
+        templates[indices.prefixed(name)] = body
     return templates
 
 
-def _yearly_alias(body: dict) -> str | None:
-    """The alias of a template whose indices are ``<alias>-YYYY`` (else None)."""
+def _first_index(body: dict, year: int) -> tuple[str, str] | None:
+    """``(alias, index to create when the alias is missing)`` of a template, or None.
+
+    Our aliases sit over yearly indices ``<alias>-YYYY``, except the bookmark aliases,
+    each over one fixed index. Templates without an alias (enriched usage events,
+    created month by month) give None.
+    """
     aliases = list(body.get("template", {}).get("aliases", {}))
-    patterns = body.get("index_patterns", [])
-    if len(aliases) == 1 and patterns == [f"{aliases[0]}-*"]:
-        return aliases[0]
+    if len(aliases) != 1:
+        return None
+    alias = aliases[0]
+    fixed = indices.SINGLE_INDEX_ALIASES.get(indices.unprefixed(alias))
+    if fixed is not None:
+        return alias, indices.prefixed(fixed)
+    if body.get("index_patterns") == [f"{alias}-*"]:
+        return alias, f"{alias}-{year}"
     return None
 
 
@@ -55,17 +66,17 @@ def setup_search(create_indices: bool = True) -> SetupReport:
     """Put this package's templates; create the current year's index of missing aliases."""
     report = SetupReport()
     client = current_search_client
-    year = datetime.now(UTC).year
+    year = utc_today().year
     for name, body in sorted(package_templates().items()):
         client.indices.put_index_template(name=name, body=body)
         report.templates.append(name)
-        alias = _yearly_alias(body)
-        if not create_indices or alias is None:
+        first = _first_index(body, year)
+        if not create_indices or first is None:
             continue
+        alias, index = first
         if client.indices.exists_alias(name=alias):
             report.existing_aliases.append(alias)
             continue
-        index = f"{alias}-{year}"
         if not client.indices.exists(index=index):
             client.indices.create(index=index)
             report.created_indices.append(index)
@@ -81,3 +92,26 @@ def ensure_search_setup() -> None:
     if not extensions.get(_DONE_KEY):
         setup_search()
         extensions[_DONE_KEY] = True
+
+
+def indices_to_destroy() -> list[str]:
+    """The existing concrete indices of this package (``DESTROY_PATTERNS``), sorted."""
+    found: set[str] = set()
+    for pattern in indices.destroy_patterns():
+        response = current_search_client.indices.get(
+            index=pattern, expand_wildcards="all", ignore_unavailable=True
+        )
+        found.update(response)
+    return sorted(found)
+
+
+def destroy_indices(names: list[str], ignore_missing: bool = False) -> list[str]:
+    """Delete the given concrete indices one by one; returns those deleted."""
+    deleted = []
+    for name in names:
+        response = current_search_client.indices.delete(
+            index=name, ignore=[404] if ignore_missing else []
+        )
+        if not (isinstance(response, dict) and response.get("status") == 404):
+            deleted.append(name)
+    return deleted

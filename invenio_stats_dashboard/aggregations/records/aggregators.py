@@ -1,0 +1,179 @@
+"""The six records aggregations: delta and snapshot for the created, published and added bases.
+
+They run as one batch, community by community: one read of the community's membership
+history and one of its records' facts serve all six; each aggregation then walks its
+days in Python (:mod:`.engine`) and streams its documents through the bulk writer.
+Memory holds one community's records at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import date
+
+from flask import current_app
+from invenio_search import current_search_client
+
+from ...core.bulk import bulk_write
+from ...core.days import day_start, utc_now
+from ...core.ids import GLOBAL
+from ..registry import Aggregator, BatchedAggregator, doc_id, register
+from ..run import CommunityOutcome, RunContext, Window
+from ..subcounts import active, top_limit
+from .engine import (
+    BASES,
+    DayChanges,
+    SnapshotState,
+    SubcountConfig,
+    day_changes,
+    delta_body,
+    walk_days,
+)
+from .facts import RecordFacts
+from .sources import load_facts, load_memberships
+
+KINDS = ("delta", "snapshot")
+
+
+def records_aggregation_name(kind: str, basis: str) -> str:
+    """Registry (and bookmark) name of the records aggregation of a kind and basis."""
+    return f"community-records-{kind}-{basis}"
+
+
+def bulk_size() -> int:
+    """Documents per bulk request (``COMMUNITY_STATS_AGGREGATION_BULK_SIZE``)."""
+    return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_BULK_SIZE") or 500)
+
+
+class RecordsAggregator(BatchedAggregator):
+    """Records delta or snapshot under one date basis."""
+
+    batch = "records"
+
+    def __init__(self, kind: str, basis: str):
+        """Name the aggregation after its kind and basis."""
+        self.kind = kind
+        self.basis = basis
+        self.name = records_aggregation_name(kind, basis)
+        self.index = f"stats-community-records-{kind}-{basis}"
+        self.query_type = f"community-record-{kind}-{basis}"
+        self.short_name = f"{kind}-{basis}"
+        self.date_field = "period_start" if kind == "delta" else "snapshot_date"
+        self.depends_on = records_aggregation_name("delta", basis) if kind == "snapshot" else None
+        self.order = (10 if kind == "delta" else 20) + BASES.index(basis)
+
+    @classmethod
+    def run_batch(
+        cls, aggregators: list[Aggregator], ctx: RunContext, community_ids: list[str]
+    ) -> dict[str, dict[str, CommunityOutcome]]:
+        """Run the given records aggregations, community by community."""
+        kinds = active("COMMUNITY_STATS_SUBCOUNTS", usage=False)
+        limit = top_limit()
+        results: dict[str, dict[str, CommunityOutcome]] = {a.name: {} for a in aggregators}
+        written = set()
+        for community_id in community_ids:
+            began = time.monotonic()
+            memberships = load_memberships(community_id)
+            facts: dict[str, RecordFacts] = {}
+            labels: dict = {}
+            if memberships:
+                facts, labels = load_facts(memberships, list(kinds))
+            ctx.add_time("records: reads", time.monotonic() - began)
+            subcounts = SubcountConfig(kinds=kinds, limit=limit, labels=labels)
+            for aggregator in aggregators:
+                began = time.monotonic()
+                outcome = aggregator.aggregate_community(
+                    ctx, community_id, memberships, facts, subcounts
+                )
+                if outcome is not None:
+                    results[aggregator.name][community_id] = outcome
+                    written.add(aggregator.alias)
+                ctx.add_time(aggregator.name, time.monotonic() - began)
+            ctx.heartbeat()
+        for alias in written:
+            current_search_client.indices.refresh(index=alias)
+        return results
+
+    def aggregate_community(
+        self,
+        ctx: RunContext,
+        community_id: str,
+        memberships: dict,
+        facts: dict[str, RecordFacts],
+        subcounts: SubcountConfig,
+    ) -> CommunityOutcome | None:
+        """Write one community's documents for the run's window; None if nothing to do."""
+        changes = day_changes(memberships, self.basis, community_id == GLOBAL, ctx.earliest)
+        window = ctx.window(self, community_id, changes.first_day)
+        if window is None:
+            return None
+        if window.start <= changes.first_day:
+            self._delete_before(community_id, changes.first_day)
+        actions = self._actions(ctx, community_id, changes, facts, subcounts, window)
+        documents = bulk_write(actions, chunk_size=bulk_size())
+        return ctx.finish(self, community_id, window, documents)
+
+    def _actions(
+        self,
+        ctx: RunContext,
+        community_id: str,
+        changes: DayChanges,
+        facts: dict[str, RecordFacts],
+        subcounts: SubcountConfig,
+        window: Window,
+    ) -> Iterator[dict]:
+        now = utc_now().isoformat(timespec="seconds")
+        state = SnapshotState(facts, subcounts) if self.kind == "snapshot" else None
+        cached = None
+        for day, entering, leaving, changed in walk_days(changes, state, window.start, window.end):
+            ctx.keep_alive()
+            if self.kind == "delta":
+                body = delta_body(entering, leaving, facts, subcounts)
+                dates = {
+                    "period_start": day_start(day),
+                    "period_end": f"{day.isoformat()}T23:59:59",
+                }
+            else:
+                if changed or cached is None:
+                    cached = state.body()
+                body = cached
+                dates = {"snapshot_date": day.isoformat()}
+            yield {
+                "_op_type": "index",
+                "_index": self.index_for(day),
+                "_id": doc_id(community_id, day),
+                "_source": {
+                    "timestamp": now,
+                    "updated_timestamp": now,
+                    "community_id": community_id,
+                    **dates,
+                    **body,
+                },
+            }
+
+    def _delete_before(self, community_id: str, first_day: date) -> None:
+        """Drop documents dated before the series start (left by an earlier history)."""
+        client = current_search_client
+        if not client.indices.exists(index=self.alias):
+            return
+        client.delete_by_query(
+            index=self.alias,
+            body={
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"community_id": community_id}},
+                            {"range": {self.date_field: {"lt": first_day.isoformat()}}},
+                        ]
+                    }
+                }
+            },
+            conflicts="proceed",
+            refresh=True,
+        )
+
+
+RECORDS_AGGREGATORS = [
+    register(RecordsAggregator(kind, basis)) for kind in KINDS for basis in BASES
+]

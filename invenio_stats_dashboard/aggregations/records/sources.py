@@ -1,0 +1,59 @@
+"""Reads for the records aggregations: one community's history, its records' facts.
+
+Per community: one scroll over its membership events, then per page of its records
+one ``ids`` search of the records index (descriptive fields) and two SQL queries (files,
+whatever their access). Nothing is truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import current_app
+from invenio_search import current_search_client
+
+from ...core.indices import records_alias
+from ...core.paging import chunks
+from ...membership.store import community_history
+from ...record_facts import SOURCE_FIELDS, attach_database_files, record_facts
+from .engine import Membership, membership_of
+from .facts import RecordFacts, counting_facts, missing_facts
+
+
+def page_size() -> int:
+    """Documents per read request (``COMMUNITY_STATS_AGGREGATION_PAGE_SIZE``)."""
+    return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_PAGE_SIZE") or 2000)
+
+
+def load_memberships(community_id: str) -> dict[str, Membership]:
+    """Every record's member days in one community (``global`` included)."""
+    return {
+        record_id: membership_of(history)
+        for record_id, history in community_history(community_id, page_size()).items()
+    }
+
+
+def load_facts(
+    record_ids: Iterable[str], keys: list[str]
+) -> tuple[dict[str, RecordFacts], dict[str, dict[str, str]]]:
+    """Counting facts of the given records (by UUID) and the labels of their values."""
+    ids = sorted(set(record_ids))
+    facts: dict[str, RecordFacts] = {}
+    labels: dict[str, dict[str, str]] = {}
+    for chunk in chunks(ids, min(page_size(), 10000)):
+        response = current_search_client.search(
+            index=records_alias(),
+            body={"size": len(chunk), "query": {"ids": {"values": chunk}}},
+            _source_includes=SOURCE_FIELDS,
+        )
+        page = [
+            {**record_facts(hit["_source"]), "record_id": hit["_id"]}
+            for hit in response["hits"]["hits"]
+        ]
+        attach_database_files(page)
+        for found in page:
+            facts[found["record_id"]] = counting_facts(found, keys, labels)
+    for record_id in ids:
+        if record_id not in facts:
+            facts[record_id] = missing_facts(record_id)
+    return facts, labels

@@ -1,0 +1,213 @@
+"""What every ``invenio community-stats`` command shares: option types, guards, output.
+
+- :data:`DAY`: the ``YYYY-MM-DD`` click type (``core.days``); one wording for bad dates;
+- :func:`community_ids_option`: repeatable, comma- or space-separated UUIDs or slugs,
+  resolved through ``core.ids`` (unknown ones are a usage error naming them all);
+- :func:`pid_dir_option`, :func:`process_manager`, :func:`start_background`: background
+  processes;
+- :func:`render_table`, :func:`progress_callback`: aligned tables, progress bars;
+- :class:`StatsGroup`: the command group whose commands turn a search-engine, database or
+  Redis failure into one line on stderr and exit code 1 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import click
+from flask import current_app
+
+from ..core.days import DAY_FORMAT, InvalidDate, parse_day
+from ..core.ids import CommunityNotFound, resolve_community_ids
+
+EXIT_FAILURE = 1
+
+
+# --------------------------------------------------------------------------- types
+class DayType(click.ParamType):
+    """A UTC day as ``YYYY-MM-DD``."""
+
+    name = DAY_FORMAT
+
+    def convert(self, value, param, ctx) -> date:
+        """Parse or fail as a usage error."""
+        if isinstance(value, date):
+            return value
+        try:
+            return parse_day(value, param.opts[-1] if param is not None else "date")
+        except InvalidDate as error:
+            self.fail(str(error), param, ctx)
+
+
+DAY = DayType()
+
+
+def check_range(start: date | None, end: date | None, param_hint: str = "'--start-date'") -> None:
+    """A usage error when ``start`` is after ``end``."""
+    if start and end and start > end:
+        raise click.BadParameter(
+            f"the start date {start} is after the end date {end}", param_hint=param_hint
+        )
+
+
+def split_values(values) -> tuple[str, ...]:
+    """Repeatable values that may also be comma- or space-separated lists, deduplicated."""
+    out: list[str] = []
+    for value in values or ():
+        out.extend(part for part in str(value).replace(",", " ").split() if part)
+    return tuple(dict.fromkeys(out))
+
+
+def _resolve_communities(ctx, param, values) -> list[str] | None:
+    given = split_values(values)
+    if not given:
+        return None
+    try:
+        return resolve_community_ids(given)
+    except CommunityNotFound as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+
+
+def community_ids_option(*flags: str, help: str):
+    """``--community-id``: repeatable UUIDs or slugs (``global`` too), resolved (None: all)."""
+    return click.option(
+        *(flags or ("--community-id",)),
+        "community_ids",
+        multiple=True,
+        callback=_resolve_communities,
+        metavar="ID_OR_SLUG",
+        help=help,
+    )
+
+
+# --------------------------------------------------------------------------- guards
+def require_enabled() -> None:
+    """Refuse to run while ``COMMUNITY_STATS_ENABLED`` is False."""
+    if not current_app.config.get("COMMUNITY_STATS_ENABLED", True):
+        raise click.ClickException(
+            "Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
+        )
+
+
+def fail(message: str, code: int = EXIT_FAILURE):
+    """Stop the command: ``Error: <message>`` on stderr and exit ``code``."""
+    click.echo(f"Error: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+# --------------------------------------------------------------------------- processes
+def pid_dir_option(func):
+    """``--pid-dir`` (default: ``STATS_DASHBOARD_PID_DIR``, ``/tmp``)."""
+    return click.option(
+        "--pid-dir",
+        default=None,
+        help="Directory of the PID, status and log files (default: STATS_DASHBOARD_PID_DIR, /tmp).",
+    )(func)
+
+
+def process_manager(pid_dir: str | None):
+    """The process manager for ``pid_dir`` (or the configured default); usage error if unusable."""
+    from ..processes.manager import ProcessManager
+
+    directory = pid_dir or current_app.config.get("STATS_DASHBOARD_PID_DIR", "/tmp")
+    try:
+        return ProcessManager(directory)
+    except OSError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pid-dir") from None
+
+
+def start_background(pid_dir: str | None, name: str, target: str, params: dict) -> None:
+    """Start a background process and print how to follow and cancel it."""
+    from ..processes.manager import ProcessError
+
+    manager = process_manager(pid_dir)
+    try:
+        pid = manager.start(name, target, params)
+    except (ProcessError, OSError) as exc:
+        fail(str(exc))
+    click.echo(f"Started {name} (PID {pid}).")
+    click.echo(f"Status: invenio community-stats processes status {name}")
+    click.echo(f"Cancel: invenio community-stats processes cancel {name}")
+    click.echo(f"Files:  {manager.pid_dir}/{name}.{{pid,status.json,log}}")
+
+
+# --------------------------------------------------------------------------- output
+def render_table(headers: list[str], rows: list[list]) -> str:
+    """Left-aligned columns separated by two spaces, with a rule under the headers."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(str(cell))) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        cells = (str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+@contextmanager
+def progress_callback(show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``progress(done, total)`` callback drawing a bar on a terminal (else None)."""
+    if not (show and sys.stderr.isatty()):
+        yield None
+        return
+    state: dict = {"bar": None, "done": 0}
+
+    def progress(done: int, total: int) -> None:
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].length = max(total, done, 1)
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    try:
+        yield progress
+    finally:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+
+# --------------------------------------------------------------------------- errors
+def describe_failure(error: BaseException) -> str | None:
+    """One line for a failure of a service the commands depend on (None: not one)."""
+    from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+    from opensearchpy.exceptions import TransportError
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..core.bulk import BulkWriteError
+
+    if isinstance(error, EngineConnectionError):
+        return f"the search engine cannot be reached ({type(error).__name__}: {error.error})"
+    if isinstance(error, TransportError):
+        info = error.info if isinstance(error.info, dict) else {}
+        reason = (info.get("error") or {}) if isinstance(info.get("error"), dict) else {}
+        detail = reason.get("reason") or error.error or str(error)
+        return f"the search engine answered {error.status_code}: {detail}"
+    if isinstance(error, BulkWriteError):
+        return f"writing to the search engine failed: {error}"
+    if isinstance(error, SQLAlchemyError):
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"the database failed: {first}"
+    if isinstance(error, RedisError):
+        return f"Redis failed: {error}"
+    return None
+
+
+class StatsGroup(click.Group):
+    """A command group whose commands fail in one line when a service fails."""
+
+    def invoke(self, ctx):
+        """Run the command; a search engine, database or Redis failure exits 1 in one line."""
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            message = describe_failure(error)
+            if message is None:
+                raise
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(EXIT_FAILURE)

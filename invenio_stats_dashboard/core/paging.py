@@ -1,0 +1,133 @@
+"""Paged reads: every hit and every bucket, never a truncated page.
+
+The package has no hand-written paging loop outside this module:
+
+- :func:`composite_buckets`: every bucket of a composite aggregation (one request per
+  ``size`` buckets), for counts and per-key minima/maxima at any number of keys;
+- :func:`search_after_pages`: pages of hits sorted on a total order (the caller's sort
+  must end on fields that make each document unique), for streams in a known order;
+- :func:`scroll_hits`: every hit in no particular order, for whole-index reads;
+- :func:`chunks`: values cut into lists (``ids`` / ``terms`` queries of bounded size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import batched
+
+from invenio_search.engine import search as search_engine
+
+REQUEST_TIMEOUT = 120
+"""Seconds a read may take (more than the client's 10 s default: a loaded cluster can
+need it)."""
+
+
+def composite_buckets(
+    client,
+    index: str,
+    sources: str | Sequence[tuple[str, str]],
+    query: dict | None = None,
+    aggs: dict | None = None,
+    size: int = 1000,
+    missing_bucket: bool = False,
+    **search_kwargs,
+) -> Iterator[dict]:
+    """Every bucket of a composite aggregation, page by page.
+
+    ``sources``: one field name (the bucket's ``key`` is then that field's value) or
+    ``(name, field)`` pairs (``key`` is then the dict of values by name). Each bucket
+    is ``{"key": ..., "doc_count": n, <sub-aggregation>: {...}}``. ``search_kwargs``
+    go to the search call (e.g. ``ignore_unavailable=True``).
+    """
+    single = isinstance(sources, str)
+    pairs = [("key", sources)] if single else list(sources)
+    composite: dict = {
+        "size": size,
+        "sources": [
+            {
+                name: {
+                    "terms": {
+                        "field": field,
+                        **({"missing_bucket": True} if missing_bucket else {}),
+                    }
+                }
+            }
+            for name, field in pairs
+        ],
+    }
+    body: dict = {"size": 0, "aggs": {"paged": {"composite": composite}}}
+    if query is not None:
+        body["query"] = query
+    if aggs:
+        body["aggs"]["paged"]["aggs"] = aggs
+    search_kwargs.setdefault("request_timeout", REQUEST_TIMEOUT)
+    while True:
+        response = client.search(index=index, body=body, **search_kwargs)
+        agg = (response.get("aggregations") or {}).get("paged")
+        if not agg:
+            return
+        for bucket in agg["buckets"]:
+            key = bucket["key"]["key"] if single else bucket["key"]
+            yield {**bucket, "key": key}
+        after = agg.get("after_key")
+        if not after or not agg["buckets"]:
+            return
+        composite["after"] = after
+
+
+def search_after_pages(
+    client, index: str, body: dict, size: int, **search_kwargs
+) -> Iterator[list[dict]]:
+    """Pages of hits of ``body`` (which must hold a total ``sort``), ``size`` per page.
+
+    Stops after the first short page; a page is never empty. ``body`` is not changed.
+    """
+    if not body.get("sort"):
+        raise ValueError("search_after paging needs a sort")
+    body = {**body, "size": size}
+    search_kwargs.setdefault("request_timeout", REQUEST_TIMEOUT)
+    while True:
+        hits = client.search(index=index, body=body, **search_kwargs)["hits"]["hits"]
+        if hits:
+            yield hits
+        if len(hits) < size:
+            return
+        body["search_after"] = hits[-1]["sort"]
+
+
+def search_after_hits(client, index: str, body: dict, size: int, **search_kwargs) -> Iterator[dict]:
+    """Every hit of :func:`search_after_pages`, one by one."""
+    for page in search_after_pages(client, index, body, size, **search_kwargs):
+        yield from page
+
+
+def scroll_hits(
+    client,
+    index: str,
+    query: dict | None = None,
+    size: int = 1000,
+    source: list[str] | bool | None = None,
+    scroll: str = "5m",
+) -> Iterator[dict]:
+    """Every hit of ``query`` in no particular order (a scroll); closes it when done."""
+    body: dict = {"query": query or {"match_all": {}}}
+    kwargs = {} if source is None else {"_source": source}
+    hits = search_engine.helpers.scan(
+        client,
+        index=index,
+        query=body,
+        size=size,
+        scroll=scroll,
+        request_timeout=REQUEST_TIMEOUT,
+        **kwargs,
+    )
+    try:
+        yield from hits
+    finally:
+        hits.close()
+
+
+def chunks(values: Iterable, size: int) -> Iterator[list]:
+    """``values`` cut into lists of at most ``size`` (for ``ids``/``terms`` queries)."""
+    for chunk in batched(values, size):
+        yield list(chunk)

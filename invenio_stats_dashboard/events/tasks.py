@@ -1,1 +1,0 @@
-"""Celery tasks for events (thin wrappers over the services)."""
