@@ -36,7 +36,7 @@ def setup(app) -> None:
     from invenio_search import current_search, current_search_client
     from sqlalchemy_utils import create_database, database_exists
 
-    from invenio_stats_dashboard.events.api import events_alias
+    from invenio_stats_dashboard.core.indices import events_alias
 
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if not database_exists(uri):
@@ -58,7 +58,9 @@ def record_actions(rng: random.Random, count: int, communities: list[str]):
     """Bulk actions of ``count`` record documents (rdmrecords index shape)."""
     from invenio_rdm_records.records.api import RDMRecord
 
-    index = RDMRecord.index.search_alias
+    from invenio_stats_dashboard.core.indices import record_class_alias
+
+    index = record_class_alias(RDMRecord)
     start = datetime(2015, 1, 1)
     for n in range(count):
         created = start + timedelta(seconds=rng.randrange(0, 10 * 365 * 86400))
@@ -155,7 +157,7 @@ def raw_bulk_rate(client, docs: list[dict], chunk: int, yearly: bool) -> float:
 
 def stored_events(client) -> list[dict]:
     """Every stored event (with ``_id``), read back by ``search_after``."""
-    from invenio_stats_dashboard.events.api import events_alias
+    from invenio_stats_dashboard.core.indices import events_alias
 
     body = {
         "size": 5000,
@@ -194,7 +196,7 @@ def run(app, args) -> None:
     from invenio_search import current_search_client as client
     from opensearchpy import helpers
 
-    from invenio_stats_dashboard.events.api import generate_community_events
+    from invenio_stats_dashboard.membership.service import generate_community_events
 
     if args.batch_size:
         app.config["COMMUNITY_STATS_EVENTS_BATCH_SIZE"] = args.batch_size

@@ -42,7 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from common import count_requests, make_app, peak_rss_mb, running_engine
 
-from invenio_stats_dashboard.aggregations.base import prefixed
+from invenio_stats_dashboard.core.indices import prefixed
 
 START, END = date(2022, 1, 1), date(2024, 12, 31)
 NEW_DAY = END + timedelta(days=1)
@@ -224,7 +224,7 @@ def write_site(
     from invenio_search import current_search_client
     from opensearchpy.helpers import bulk
 
-    from invenio_stats_dashboard.aggregations.base import prefixed
+    from invenio_stats_dashboard.core.indices import prefixed
 
     rng = random.Random(seed)
     counts = {"record": 0, "event": 0}

@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 
 from common import count_requests, make_app, peak_rss_mb, running_engine
 
+from invenio_stats_dashboard.core.indices import record_class_alias, refresh_record_classes
+
 MIGRATED = datetime(2024, 5, 1, 12, tzinfo=UTC)
 DATABASE = "invenio_bench_importer"
 
@@ -125,9 +127,9 @@ def build_site(args) -> dict:
         publish_record(owner, RecordSpec(metadata=default_metadata(f"Template {n}")))
         for n in range(args.templates)
     ]
-    RDMRecord.index.refresh()
+    refresh_record_classes(RDMRecord)
     hits = current_search_client.search(
-        index=RDMRecord.index.search_alias,
+        index=record_class_alias(RDMRecord),
         body={"query": {"ids": {"values": [str(t.id) for t in templates]}}},
     )["hits"]["hits"]
     docs = {hit["_id"]: hit for hit in hits}
@@ -208,7 +210,7 @@ def build_site(args) -> dict:
         db.session.execute(RDMRecordMetadata.__table__.insert(), rows[chunk : chunk + 1000])
     db.session.commit()
     search.helpers.bulk(current_search_client, actions, chunk_size=1000)
-    RDMRecord.index.refresh()
+    refresh_record_classes(RDMRecord)
     expected["groups"] = groups
     expected["templates"] = len(templates)
     return {
@@ -241,8 +243,8 @@ def reset_site(site: dict) -> None:
     search.helpers.bulk(current_search_client, site["actions"], chunk_size=1000)
     for community in CommunityMetadata.query.all():
         current_communities.service.indexer.index(Community(community.json, model=community))
-    Community.index.refresh()
-    RDMRecord.index.refresh()
+    refresh_record_classes(Community)
+    refresh_record_classes(RDMRecord)
 
 
 def check(site: dict, records: dict, communities: dict) -> None:

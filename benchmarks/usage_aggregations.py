@@ -32,8 +32,8 @@ MONTHS = tuple(f"2024-{m:02d}" for m in range(1, 13))
 
 def enriched_actions(docs, count: int, rng: random.Random):
     """Raw events enriched as the migration does, straight into the -v2.0.0 indices."""
-    from invenio_stats_dashboard.usage import indices
-    from invenio_stats_dashboard.usage.lookup import BatchEnricher
+    from invenio_stats_dashboard.usage_events import indices
+    from invenio_stats_dashboard.usage_events.lookup import BatchEnricher
 
     enricher = BatchEnricher()
     batch = []
@@ -70,16 +70,18 @@ def main() -> None:
             from invenio_rdm_records.records.api import RDMRecord
             from invenio_search import current_search_client
 
-            from invenio_stats_dashboard.aggregations.base import RunContext, get_aggregator
-            from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
-            from invenio_stats_dashboard.usage.aggregations import UsageRun
+            from invenio_stats_dashboard.aggregations.registry import get_aggregator
+            from invenio_stats_dashboard.aggregations.run import RunContext
+            from invenio_stats_dashboard.aggregations.usage import UsageRun
+            from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
+            from invenio_stats_dashboard.core.indices import record_class_alias
 
             setup_indices()
             rng = random.Random(7)
             communities = [str(uuid.uuid4()) for _ in range(50)]
             docs = record_docs(rng, args.records, communities)
             bulk(
-                {"_index": RDMRecord.index.search_alias, "_id": d["uuid"], "_source": d}
+                {"_index": record_class_alias(RDMRecord), "_id": d["uuid"], "_source": d}
                 for d in docs
             )
             bulk(history_actions(docs, rng))
@@ -90,7 +92,7 @@ def main() -> None:
             print(f"setup: {written} enriched events in {time.perf_counter() - began:.1f} s")
 
             ids = ["global", *communities]
-            ctx = RunContext(end=date(2024, 12, 31), end_explicit=True, bookmarks=BookmarkStore())
+            ctx = RunContext(end=date(2024, 12, 31), bookmarks=AggregationBookmarks())
             aggregators = [
                 get_aggregator("community-usage-delta"),
                 get_aggregator("community-usage-snapshot"),

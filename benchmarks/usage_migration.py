@@ -121,8 +121,8 @@ def history_actions(docs, rng: random.Random):
 
 def raw_event_actions(docs, count: int, rng: random.Random, months=MONTHS):
     """``count`` raw events over the months (views and downloads), invenio-stats' shape."""
-    from invenio_stats_dashboard.usage import indices
-    from invenio_stats_dashboard.usage.synthetic import (
+    from invenio_stats_dashboard.usage_events import indices
+    from invenio_stats_dashboard.usage_events.synthetic import (
         COUNTRIES,
         REFERRERS,
         RecordTarget,
@@ -178,7 +178,7 @@ def bulk(actions, chunk=1000) -> int:
 # --------------------------------------------------------------------------- child
 def child(batch_size: int) -> None:
     """Run the migration (in the child process) and print its figures as JSON."""
-    from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
+    from invenio_stats_dashboard.usage_events.migration import MigrationOptions, Migrator
 
     app = bench_app()
     with app.app_context():
@@ -229,8 +229,10 @@ def main() -> None:
             docs = record_docs(rng, args.records, communities)
             from invenio_rdm_records.records.api import RDMRecord
 
+            from invenio_stats_dashboard.core.indices import record_class_alias
+
             bulk(
-                {"_index": RDMRecord.index.search_alias, "_id": d["uuid"], "_source": d}
+                {"_index": record_class_alias(RDMRecord), "_id": d["uuid"], "_source": d}
                 for d in docs
             )
             bulk(history_actions(docs, rng))

@@ -130,8 +130,8 @@ def record_facts(record: Any) -> dict:
         parent_recid = _get(data, "parent", "id")
         record_id = data.get("uuid") or _get(data, "pid", "obj_id")
         owner = _get(data, "parent", "access", "owned_by", "user")
-        enabled = bool(_get(data, "files", "enabled"))
-        files = _index_files(data) if enabled else []
+        files = _index_files(data)
+        enabled = bool(_get(data, "files", "enabled")) or bool(files)
 
     affiliations = [
         _vocab(aff, ("id", "name", "identifiers"))

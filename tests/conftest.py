@@ -29,9 +29,13 @@ from invenio_record_importer_kcworks.custom_fields import (  # noqa: E402
     kc_custom_fields_config,
     put_custom_field_mappings,
 )
+from invenio_stats_dashboard.core.indices import refresh_record_classes
 from invenio_stats_dashboard.demo import factories  # noqa: E402
 from invenio_stats_dashboard.demo.config import embedded_engine_config  # noqa: E402
 from invenio_stats_dashboard.demo.vocabularies import load_minimal_vocabularies  # noqa: E402
+
+TEST_INDEX_PREFIX = os.environ.get("TEST_SEARCH_INDEX_PREFIX", "site1-")
+"""The ``SEARCH_INDEX_PREFIX`` of the test sites."""
 
 
 def _hosts_from_env() -> list | None:
@@ -114,6 +118,9 @@ def celery_config():
 def app_config(app_config, cache_uri):
     """Test configuration: real services, eager Celery, KC custom fields, osmem workarounds."""
     app_config.update(
+        # like a production site sharing its cluster: every index name carries a prefix
+        # (a module sets "" to run without one)
+        SEARCH_INDEX_PREFIX=TEST_INDEX_PREFIX,
         JSONSCHEMAS_HOST="not-used",
         RECORDS_REFRESOLVER_CLS="invenio_records.resolver.InvenioRefResolver",
         RECORDS_REFRESOLVER_STORE="invenio_jsonschemas.proxies.current_refresolver_store",
@@ -231,7 +238,7 @@ def make_user(UserFixture, app, db):
         user = UserFixture(email=email, password="password", active=True, confirmed=True)
         user.create(app, db)
         current_users_service.indexer.process_bulk_queue()
-        current_users_service.record_cls.index.refresh()
+        refresh_record_classes(current_users_service.record_cls)
         return user
 
     return _make

@@ -7,6 +7,7 @@ from invenio_communities.proxies import current_communities
 from invenio_rdm_records.proxies import current_rdm_records_service
 from invenio_rdm_records.records.api import RDMRecord
 
+from invenio_stats_dashboard.core.indices import refresh_record_classes
 from invenio_stats_dashboard.demo.site import DemoSiteConfig, build_demo_site
 
 
@@ -15,7 +16,7 @@ def test_build_small_demo_site(running_app, db, search_clear):
         communities=4, migrated_communities=2, records=14, seed=3, today=date(2026, 6, 1)
     )
     site = build_demo_site(config)
-    RDMRecord.index.refresh()
+    refresh_record_classes(RDMRecord)
     summary = site.summary()
     assert summary["communities"] == 4
     assert summary["migrated communities"] == 2

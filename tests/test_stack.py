@@ -10,6 +10,7 @@ from invenio_rdm_records.records.api import RDMRecord
 from invenio_search import current_search_client
 from invenio_search.engine import dsl
 
+from invenio_stats_dashboard.core.indices import record_class_alias
 from invenio_stats_dashboard.demo.factories import UsageEvent, default_metadata
 
 
@@ -25,7 +26,7 @@ def test_services_are_real(app, db, search):
     assert current_search_client.ping()
     aliases = current_search_client.indices.get_alias(index="*")
     names = {a for v in aliases.values() for a in v.get("aliases", {})}
-    assert RDMRecord.index.search_alias in names
+    assert record_class_alias(RDMRecord) in names
 
 
 def test_community_and_records(running_app, community_factory, record_factory, search_clear):
@@ -57,7 +58,7 @@ def test_community_and_records(running_app, community_factory, record_factory, s
     assert hits[0]["custom_fields"]["hclegacy:groups_for_deposit"][0]["group_identifier"] == "1004"
 
     s = (
-        dsl.Search(using=current_search_client, index=RDMRecord.index.search_alias)
+        dsl.Search(using=current_search_client, index=record_class_alias(RDMRecord))
         .filter("term", **{"parent.communities.ids": str(community.id)})
         .extra(size=0)
     )

@@ -83,18 +83,32 @@ def destroy_patterns() -> list[str]:
 
 
 # --------------------------------------------------------------------------- Invenio's
+def record_class_alias(record_cls) -> str:
+    """The prefixed search alias of an Invenio record class (records, users, vocabularies)."""
+    return prefixed(record_cls.index.search_alias)
+
+
+def refresh_record_classes(*record_classes) -> None:
+    """Make what was indexed for these record classes searchable (prefixed aliases)."""
+    from invenio_search import current_search_client
+
+    current_search_client.indices.refresh(
+        index=",".join(record_class_alias(cls) for cls in record_classes)
+    )
+
+
 def records_alias() -> str:
     """Published records (tombstones included) of InvenioRDM."""
     from invenio_rdm_records.records.api import RDMRecord
 
-    return prefixed(RDMRecord.index.search_alias)
+    return record_class_alias(RDMRecord)
 
 
 def communities_alias() -> str:
     """Communities of InvenioRDM."""
     from invenio_communities.communities.records.api import Community
 
-    return prefixed(Community.index.search_alias)
+    return record_class_alias(Community)
 
 
 # --------------------------------------------------------------------------- usage events

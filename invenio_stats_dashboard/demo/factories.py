@@ -18,6 +18,7 @@ from invenio_communities.proxies import current_communities
 from invenio_db import db
 from invenio_rdm_records.proxies import current_rdm_records_service
 from invenio_rdm_records.records.api import RDMDraft, RDMRecord
+from ..core.indices import refresh_record_classes
 
 BROWSER_USER_AGENTS = [
     "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
@@ -60,7 +61,7 @@ def create_user(email: str, password: str = "demo-password"):
         from invenio_users_resources.proxies import current_users_service
 
         current_users_service.indexer.index_by_id(user.id)
-        current_users_service.record_cls.index.refresh()
+        refresh_record_classes(current_users_service.record_cls)
     identity = get_identity(user)
     identity.provides.update({UserNeed(user.id), authenticated_user, any_user})
     return identity
@@ -85,7 +86,7 @@ def create_community(
     item = current_communities.service.create(identity, data)
     if created is not None:
         set_created(item._record, created)
-    Community.index.refresh()
+    refresh_record_classes(Community)
     return item
 
 
@@ -151,7 +152,7 @@ def publish_record(identity, spec: RecordSpec | None = None, **kwargs) -> RDMRec
     record = service.publish(identity, draft.id)._record
     if spec.created is not None:
         set_created(record, spec.created)
-    RDMRecord.index.refresh()
+    refresh_record_classes(RDMRecord)
     return record
 
 

@@ -11,6 +11,7 @@ from invenio_vocabularies.proxies import current_service as vocabulary_service
 from invenio_vocabularies.records.api import Vocabulary
 from invenio_vocabularies.records.models import VocabularyType
 from sqlalchemy.exc import NoResultFound
+from ..core.indices import refresh_record_classes
 
 RESOURCE_TYPES = [
     ("dataset", "Dataset", "dataset"),
@@ -145,6 +146,6 @@ def load_minimal_vocabularies() -> None:
             },
         )
     db.session.commit()
-    Vocabulary.index.refresh()
+    refresh_record_classes(Vocabulary)
     for service in (subjects, funders, affiliations):
-        service.record_cls.index.refresh()
+        refresh_record_classes(service.record_cls)

@@ -235,17 +235,47 @@ def _event_doc(
     }
 
 
-def _created_entry(events: list[HistoryEvent]) -> HistoryEvent | None:
-    """Global's first event when it is the entry dated by the record's ``created``."""
-    first = next((e for e in sorted(events, key=_order) if e.community_id == GLOBAL), None)
-    if (
-        first is not None
-        and first.event_type == ADDED
-        and first.record_created_date is not None
-        and first.event_date == first.record_created_date
-    ):
-        return first
-    return None
+def _created_entries(events: list[HistoryEvent], new_created: datetime) -> set[str]:
+    """Ids of the entries dated by the record's ``created`` that may move to ``new_created``.
+
+    Per community, its first event when it is an addition at the record's (stored)
+    ``created``: the rebuild rule's date for a join without a request (and global's
+    entry). It moves only while it stays before the community's next event.
+    """
+    by_community: dict[str, list[HistoryEvent]] = {}
+    for event in sorted(events, key=_order):
+        by_community.setdefault(event.community_id, []).append(event)
+    found = set()
+    for past in by_community.values():
+        first = past[0]
+        if (
+            first.event_type == ADDED
+            and first.record_created_date is not None
+            and first.event_date == first.record_created_date
+            and first.event_date != new_created
+            and all(new_created < later.event_date for later in past[1:])
+        ):
+            found.add(first.doc_id)
+    return found
+
+
+def _moved_entry(event: HistoryEvent, record_id: str, new_created: datetime, now: datetime) -> dict:
+    """An entry re-dated to the record's new ``created`` (a new id: the old one goes)."""
+    return {
+        "_id": event_id(record_id, event.community_id, ADDED, new_created),
+        "record_id": record_id,
+        "community_id": event.community_id,
+        "event_type": ADDED,
+        "event_date": iso(new_created),
+        "record_created_date": iso(new_created),
+        "record_published_date": iso(event.record_published_date)[:10]
+        if event.record_published_date
+        else None,
+        "is_deleted": event.is_deleted,
+        "deleted_date": iso(event.deleted_date),
+        "timestamp": iso(event.timestamp or now),
+        "updated_timestamp": iso(now),
+    }
 
 
 def _plan_flag_updates(
@@ -255,18 +285,19 @@ def _plan_flag_updates(
     deleted_date: datetime | None,
     now: datetime,
 ) -> None:
-    """Deletion flags and record dates of existing events; re-date global's entry."""
+    """Deletion flags and record dates of existing events; re-date entries on ``created``."""
     published = datetime(*state.published_date.timetuple()[:3]) if state.published_date else None
-    entry = _created_entry(events)
+    entries = _created_entries(events, state.created)
     new_ids = {doc["_id"] for doc in plan.new_events}
     for event in events:
-        if event is entry and event.record_created_date != state.created:
-            # global enters on `created`: the record's created date was repaired
-            doc = _event_doc(state, GLOBAL, ADDED, state.created, deleted_date, now)
-            if event.timestamp is not None:
-                doc["timestamp"] = iso(event.timestamp)
-            if doc["_id"] != event.doc_id:
-                plan.deletes.append((event.index, event.doc_id))
+        if event.doc_id in entries:
+            # the record's created date was repaired: entries dated by it follow
+            doc = _moved_entry(event, state.record_id, state.created, now)
+            doc.update(is_deleted=state.deleted, deleted_date=iso(deleted_date))
+            doc["record_published_date"] = (
+                state.published_date.isoformat() if state.published_date else None
+            )
+            plan.deletes.append((event.index, event.doc_id))
             if doc["_id"] not in new_ids:
                 plan.new_events.append(doc)
             continue
@@ -289,38 +320,21 @@ def _plan_flag_updates(
 def plan_created_change(
     record_id: str, history: Iterable[HistoryEvent], new_created: datetime, now: datetime
 ) -> RecordPlan:
-    """Set ``record_created_date`` on a record's events; re-date global's entry event.
+    """Set ``record_created_date`` on a record's events; re-date the entries dated by it.
 
-    Global enters on ``created``: its first "added" event, when it was dated by the old
-    ``created``, moves to the new one (a new id, the old document deleted).
+    Global enters on ``created``, and so does a membership rebuilt without a request:
+    those entries (an addition at the old ``created``, first of its community) move to
+    the new one (a new id, the old document deleted), as a rebuild would date them.
     """
     events = sorted(history, key=_order)
     plan = RecordPlan(record_id)
-    entry = _created_entry(events)
+    entries = _created_entries(events, new_created)
     for event in events:
         if event.record_created_date == new_created:
             continue
-        if event is entry:
-            new_id = event_id(record_id, GLOBAL, ADDED, new_created)
-            plan.new_events.append(
-                {
-                    "_id": new_id,
-                    "record_id": record_id,
-                    "community_id": GLOBAL,
-                    "event_type": ADDED,
-                    "event_date": iso(new_created),
-                    "record_created_date": iso(new_created),
-                    "record_published_date": iso(event.record_published_date)[:10]
-                    if event.record_published_date
-                    else None,
-                    "is_deleted": event.is_deleted,
-                    "deleted_date": iso(event.deleted_date),
-                    "timestamp": iso(event.timestamp or now),
-                    "updated_timestamp": iso(now),
-                }
-            )
-            if new_id != event.doc_id:
-                plan.deletes.append((event.index, event.doc_id))
+        if event.doc_id in entries:
+            plan.new_events.append(_moved_entry(event, record_id, new_created, now))
+            plan.deletes.append((event.index, event.doc_id))
             continue
         plan.updates.append(
             (

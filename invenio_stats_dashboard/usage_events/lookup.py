@@ -18,6 +18,7 @@ from ..core.ids import GLOBAL
 from ..core.indices import records_alias
 from ..core.paging import chunks
 from ..membership.model import Interval, day_intervals, member_on
+from ..membership.plan import HistoryEvent
 from ..membership.store import changes_by_community, history_exists, read_history
 from ..record_facts import SOURCE_FIELDS, attach_database_files, record_facts
 from .enrichment import enrich_event
@@ -115,14 +116,18 @@ class MembershipLookup:
             self.requests += 1
             history = read_history(chunk)
             for rid in chunk:
-                events = history.get(rid)
-                value = {
-                    community: day_intervals(changes)
-                    for community, changes in changes_by_community(events or []).items()
-                }
+                value = member_days(history.get(rid, []))
                 self.cache.put(rid, value)
                 result[rid] = value or None
         return result
+
+
+def member_days(events: Iterable[HistoryEvent]) -> dict[str, list[Interval]]:
+    """One record's member days per community (``global`` included) from its history."""
+    return {
+        community: day_intervals(changes)
+        for community, changes in changes_by_community(events).items()
+    }
 
 
 def communities_on(intervals: dict | None, day: date) -> list[str]:

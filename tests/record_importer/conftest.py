@@ -18,6 +18,7 @@ from invenio_rdm_records.records.models import RDMDraftMetadata, RDMRecordMetada
 from invenio_search import current_search_client
 
 from invenio_record_importer_kcworks.services.legacy_dates import as_utc
+from invenio_stats_dashboard.core.indices import record_class_alias, refresh_record_classes
 from invenio_stats_dashboard.demo.factories import default_metadata
 
 MISSING = object()
@@ -71,7 +72,7 @@ def new_version(owner):
         service.update_draft(owner.identity, draft.id, data)
         published = service.publish(owner.identity, draft.id)._record
         set_created(published, created)
-        RDMRecord.index.refresh()
+        refresh_record_classes(RDMRecord)
         return published
 
     return _make
@@ -112,17 +113,17 @@ def _indexed(index: str, doc_id) -> dict:
 
 def indexed_created(record_id) -> datetime:
     """``created`` of a published record's search document."""
-    return utc(_indexed(RDMRecord.index.search_alias, record_id)["created"])
+    return utc(_indexed(record_class_alias(RDMRecord), record_id)["created"])
 
 
 def indexed_document(record_id) -> dict:
     """A published record's whole search document."""
-    return _indexed(RDMRecord.index.search_alias, record_id)
+    return _indexed(record_class_alias(RDMRecord), record_id)
 
 
 def community_indexed_created(community_id) -> datetime:
     """``created`` of a community's search document."""
-    alias = current_communities.service.record_cls.index.search_alias
+    alias = record_class_alias(current_communities.service.record_cls)
     return utc(_indexed(alias, community_id)["created"])
 
 

@@ -15,6 +15,7 @@ from invenio_rdm_records.proxies import current_rdm_records_service
 from invenio_rdm_records.records.api import RDMRecord
 from invenio_search import current_search_client
 
+from invenio_stats_dashboard.core.indices import refresh_record_classes
 from invenio_stats_dashboard.demo import factories
 
 RUN_END = date(2024, 1, 20)
@@ -235,7 +236,7 @@ def history_events(site: Site, history=HISTORY) -> list[dict]:
 
 def reset_stats_indices() -> None:
     """Drop this package's indices left by an earlier test module (history, stats, bookmarks)."""
-    from invenio_stats_dashboard.aggregations.base import prefixed
+    from invenio_stats_dashboard.core.indices import prefixed
 
     for pattern in ("stats-community-*", "stats-bookmarks-community-*"):
         current_search_client.indices.delete(
@@ -247,7 +248,7 @@ def write_history(site: Site, history=HISTORY) -> None:
     """Bulk the fixture history into ``stats-community-events-YYYY``."""
     from opensearchpy.helpers import bulk
 
-    from invenio_stats_dashboard.aggregations.base import prefixed
+    from invenio_stats_dashboard.core.indices import prefixed
 
     actions = []
     for position, event in enumerate(history_events(site, history)):
@@ -308,7 +309,7 @@ def site_data(running_app, database, UserFixture):
             service.delete_record(
                 system_identity, records[spec.key]["id"], {"removal_reason": {"id": "spam"}}
             )
-    RDMRecord.index.refresh()
+    refresh_record_classes(RDMRecord)
     site = Site(
         communities=communities,
         slugs=slugs,

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from invenio_search import current_search_client
 from opensearchpy.helpers import scan
 
-from invenio_stats_dashboard.aggregations.base import get_aggregator
+from invenio_stats_dashboard.aggregations.registry import get_aggregator
 from invenio_stats_dashboard.demo.vocabularies import (
     AFFILIATIONS,
     FUNDERS,

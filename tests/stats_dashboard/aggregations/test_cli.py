@@ -6,10 +6,11 @@ from datetime import date, timedelta
 import pytest
 from invenio_search import current_search_client
 
-from invenio_stats_dashboard.aggregations.base import prefixed
-from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
-from invenio_stats_dashboard.aggregations.service import aggregation_lock, run_aggregations
+from invenio_stats_dashboard.aggregations.service import LOCK_NAME, run_aggregations
 from invenio_stats_dashboard.cli import cli
+from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
+from invenio_stats_dashboard.core.indices import prefixed
+from invenio_stats_dashboard.core.locks import run_lock
 
 from .conftest import RUN_END
 from .expected import Truth, assert_matches, expected_documents
@@ -53,7 +54,7 @@ def test_aggregate_errors(site, runner, config):
 
     result = invoke(runner, "aggregate", "--eager", "--start-date", "2024-13-01")
     assert result.exit_code == 2
-    assert "'2024-13-01' is not a date as YYYY-MM-DD" in result.stderr
+    assert "--start-date must be a day as YYYY-MM-DD, not '2024-13-01'" in result.stderr
 
     result = invoke(
         runner, "aggregate", "--eager", "--start-date", "2024-02-01", "--end-date", "2024-01-01"
@@ -74,7 +75,7 @@ def test_aggregate_errors(site, runner, config):
         index=prefixed("stats-community-records-delta-created")
     )
 
-    with aggregation_lock():
+    with run_lock(LOCK_NAME, 60, "a test"):
         result = invoke(runner, "aggregate", "--eager", "--force")
     assert result.exit_code == 1
     assert "Another aggregation run is in progress" in result.stderr
@@ -97,7 +98,7 @@ def test_aggregate_eager_by_slug_then_all(site, runner, config):
     assert "bypassing the COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED check" in result.stderr
     assert "Aggregated 1 communities" in result.stdout
     assert "community-records-snapshot-published" in result.stdout  # --verbose timings
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     assert store.get("community-records-delta-added", site.community_id("A")) == RUN_END
     assert store.get("community-records-delta-added", "global") is None
     assert_matches(site, Truth(site), communities=("A",))
@@ -230,7 +231,20 @@ def test_read(aggregated, runner):
 
     result = invoke(runner, "read", "--query-type", "community-record-delta-nope")
     assert result.exit_code == 2
-    assert "unknown query type" in result.stderr
+    assert "'community-record-delta-nope' is not one of" in result.stderr
+    assert "community-usage-snapshot" in result.stderr  # the message lists the valid ones
+    help_text = invoke(runner, "read", "--help").stdout
+    for query_type in (
+        "community-record-delta-created",
+        "community-record-delta-published",
+        "community-record-delta-added",
+        "community-record-snapshot-created",
+        "community-record-snapshot-published",
+        "community-record-snapshot-added",
+        "community-usage-delta",
+        "community-usage-snapshot",
+    ):
+        assert query_type in help_text
     result = invoke(runner, "read", "--community-id", "nope")
     assert result.exit_code == 2
     result = invoke(runner, "read", "--start-date", "2024-01-05", "--end-date", "2024-01-01")
@@ -244,7 +258,7 @@ def test_aggregate_background(site, runner, app, search_hosts, tmp_path, monkeyp
     from invenio_stats_dashboard.processes.manager import ProcessManager
 
     community_id = site.community_id("B")
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     for aggregator in ("community-records-delta-added", "community-records-snapshot-added"):
         store.set(aggregator, community_id, date(2024, 1, 5))
     env = {
@@ -282,7 +296,7 @@ def test_aggregate_background(site, runner, app, search_hosts, tmp_path, monkeyp
         time.sleep(0.5)
     log = "\n".join(manager.tail_log("aggregation", 40))
     assert info.state == "completed", log
-    assert BookmarkStore().get("community-records-delta-added", community_id) == RUN_END
+    assert AggregationBookmarks().get("community-records-delta-added", community_id) == RUN_END
     assert_matches(site, Truth(site), communities=("B",))
 
     result = invoke(runner, "aggregate-background", "--end-date", "2024-13-01")

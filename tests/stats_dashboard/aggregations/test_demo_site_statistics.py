@@ -14,8 +14,9 @@ from invenio_accounts.models import User
 from invenio_rdm_records.records.api import RDMRecord
 
 from invenio_stats_dashboard.aggregations.service import run_aggregations
+from invenio_stats_dashboard.core.indices import refresh_record_classes
 from invenio_stats_dashboard.demo.site import DemoSiteConfig, build_demo_site
-from invenio_stats_dashboard.events.api import generate_community_events
+from invenio_stats_dashboard.membership.service import generate_community_events
 
 from .conftest import Site, SiteRecord, reset_stats_indices
 from .expected import Truth, assert_matches, expected_documents
@@ -105,7 +106,7 @@ def test_demo_site_statistics_match_brute_force(running_app, db, search_clear):
 
     reset_stats_indices()
     demo = build_demo_site(CONFIG)
-    RDMRecord.index.refresh()
+    refresh_record_classes(RDMRecord)
     # the job, as run-demo.sh runs it
     records_repair = RecordsHelper().update_record_created_dates()
     CommunitiesHelper().update_community_created_dates()

@@ -10,8 +10,9 @@ from invenio_search import current_search_client
 from opensearchpy.helpers import scan
 
 from invenio_stats_dashboard.aggregations.service import run_aggregations
+from invenio_stats_dashboard.core.indices import events_alias
 from invenio_stats_dashboard.demo import factories
-from invenio_stats_dashboard.events.api import events_alias, generate_community_events
+from invenio_stats_dashboard.membership.service import generate_community_events
 
 from .conftest import Site, SiteRecord, _metadata, reset_stats_indices
 from .expected import Truth, assert_matches
@@ -101,7 +102,7 @@ def test_importer_repair_end_to_end(running_app, db, owner, search_clear):
     from dataclasses import replace
 
     from invenio_record_importer_kcworks.services.records import RecordsHelper
-    from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+    from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
 
     reset_stats_indices()
     alpha = factories.create_community(owner.identity, "e2e-repair")
@@ -114,12 +115,12 @@ def test_importer_repair_end_to_end(running_app, db, owner, search_clear):
         records[spec.key] = publish(owner, spec, [alpha], custom)
     generate_community_events()
     run_aggregations(end=END)
-    assert BookmarkStore().get("community-records-delta-created", str(alpha.id)) == END
+    assert AggregationBookmarks().get("community-records-delta-created", str(alpha.id)) == END
 
     stats = RecordsHelper().update_record_created_dates()
     assert stats["updated"] == 2
     rewound = min(legacy["e1"], date(2024, 2, 1)) - timedelta(days=1)
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     for name in ("community-records-delta-created", "community-records-snapshot-created"):
         assert store.get(name, str(alpha.id)) == rewound
         assert store.get(name, "global") == rewound
@@ -142,8 +143,8 @@ def test_incremental_runs_follow_today_and_the_past(running_app, db, owner, sear
     under the created and published bases, days before the bookmark. The next plain run
     must rewrite both, so every document matches the brute force again.
     """
-    from invenio_stats_dashboard.aggregations.base import utc_today
-    from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+    from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
+    from invenio_stats_dashboard.core.days import utc_today
 
     reset_stats_indices()
     today = utc_today()
@@ -159,7 +160,7 @@ def test_incremental_runs_follow_today_and_the_past(running_app, db, owner, sear
 
     records = {"l1": publish(owner, specs[0], [alpha])}
     run_aggregations()
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     for kind in ("delta", "snapshot"):
         # today is not over: the bookmark stops at yesterday, so the next run redoes today
         assert store.get(f"community-records-{kind}-added", str(alpha.id)) == ago[1]

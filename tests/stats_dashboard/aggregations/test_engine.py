@@ -1,48 +1,10 @@
-"""Unit tests of the pure parts: membership intervals, date bases, the run window."""
+"""Unit tests of the pure parts: date bases, the run window (membership: test_model_rule)."""
 
-from datetime import date, datetime
+from datetime import date
 
-from invenio_stats_dashboard.aggregations.record_engine import (
-    Membership,
-    counted_intervals,
-    membership_from_events,
-)
+from invenio_stats_dashboard.aggregations.records.engine import Membership, counted_intervals
 
 D = date
-
-
-def ev(day, event_type, written="2024-01-01T00:00:00", created=None, published=None):
-    return (datetime.fromisoformat(day), written, event_type, created, published)
-
-
-def test_intervals_from_events():
-    membership = membership_from_events(
-        [
-            ev("2024-01-10T10:00:00", "removed"),
-            ev("2024-01-01T08:00:00", "added", created=D(2023, 12, 1)),
-            ev("2024-01-03T00:00:00", "added"),  # already a member: ignored
-            ev("2024-01-20T00:00:00", "added"),
-        ]
-    )
-    assert membership.intervals == [(D(2024, 1, 1), D(2024, 1, 10)), (D(2024, 1, 20), None)]
-    assert membership.created == D(2023, 12, 1)
-
-
-def test_same_day_in_and_out_vanishes_and_touching_intervals_merge():
-    same_day = membership_from_events(
-        [ev("2024-01-05T08:00:00", "added"), ev("2024-01-05T09:00:00", "removed")]
-    )
-    assert same_day.intervals == []
-    touching = membership_from_events(
-        [
-            ev("2024-01-01T08:00:00", "added"),
-            ev("2024-01-05T08:00:00", "removed"),
-            ev("2024-01-05T18:00:00", "added"),
-        ]
-    )
-    assert touching.intervals == [(D(2024, 1, 1), None)]
-    stray = membership_from_events([ev("2024-01-05T08:00:00", "removed")])
-    assert stray.intervals == []
 
 
 def test_date_bases():
@@ -89,7 +51,8 @@ class MemoryBookmarks:
 
 
 def test_window_and_bookmark_rules(app):
-    from invenio_stats_dashboard.aggregations.base import RunContext, get_aggregator
+    from invenio_stats_dashboard.aggregations.registry import get_aggregator
+    from invenio_stats_dashboard.aggregations.run import RunContext
 
     delta = get_aggregator("community-records-delta-created")
     snapshot = get_aggregator("community-records-snapshot-created")
@@ -99,18 +62,15 @@ def test_window_and_bookmark_rules(app):
     def ctx(store, **options):
         return RunContext(bookmarks=store, today=today, **options)
 
-    # resume the day after the bookmark; the catch-up limit caps a run without --end-date
-    app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 10
-    try:
-        store = MemoryBookmarks(**{delta.name: D(2024, 1, 31)})
-        window = ctx(store).window(delta, "c", first)
-        assert (window.start, window.end, window.limited) == (D(2024, 2, 1), D(2024, 2, 10), True)
-        window = ctx(store, end=today, end_explicit=True).window(delta, "c", first)
-        assert (window.end, window.limited) == (today, False)
-    finally:
-        app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 365
+    # resume the day after the bookmark; a catch-up limit (the scheduled task's) caps the
+    # new days, a run without one (the command line) writes through today
+    store = MemoryBookmarks(**{delta.name: D(2024, 1, 31)})
+    window = ctx(store, catchup_limit=10).window(delta, "c", first)
+    assert (window.start, window.end, window.limited) == (D(2024, 2, 1), D(2024, 2, 10), True)
+    window = ctx(store).window(delta, "c", first)
+    assert (window.start, window.end, window.limited) == (D(2024, 2, 1), today, False)
     # a range after a gap is written but does not move the bookmark
-    run = ctx(store, start=D(2024, 2, 10), end=D(2024, 2, 20), end_explicit=True)
+    run = ctx(store, start=D(2024, 2, 10), end=D(2024, 2, 20))
     window = run.window(delta, "c", first)
     assert not window.connects
     run.finish(delta, "c", window, 11)
@@ -121,7 +81,7 @@ def test_window_and_bookmark_rules(app):
     run.finish(delta, "c", run.window(delta, "c", first), 1)
     assert delta.name not in fresh.values
     # re-running an old range never moves a bookmark back
-    run = ctx(store, start=D(2024, 1, 5), end=D(2024, 1, 6), end_explicit=True)
+    run = ctx(store, start=D(2024, 1, 5), end=D(2024, 1, 6))
     run.finish(delta, "c", run.window(delta, "c", first), 2)
     assert store.values[delta.name] == D(2024, 1, 31)
     # a snapshot stops where its delta is; without a delta it does not run

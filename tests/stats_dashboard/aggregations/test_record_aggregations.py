@@ -5,9 +5,9 @@ from datetime import date, timedelta
 import pytest
 from invenio_search import current_search_client
 
-from invenio_stats_dashboard.aggregations.base import aggregators, get_aggregator
-from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+from invenio_stats_dashboard.aggregations.registry import aggregators, get_aggregator
 from invenio_stats_dashboard.aggregations.service import run_aggregations
+from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
 
 from .conftest import RUN_END
 from .expected import (
@@ -43,7 +43,7 @@ def test_every_document_matches_brute_force(site, full_run):
 
 
 def test_bookmarks_and_report(site, full_run):
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     for aggregator in aggregators():
         if not aggregator.name.startswith("community-records-"):
             continue
@@ -81,7 +81,7 @@ def test_rerun_changes_nothing(site, full_run):
 
 def test_interrupted_and_limited_runs_complete(site, full_run, app):
     """Bookmarks mid-way (a killed run) and the catch-up limit: the next runs finish."""
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     community_id = site.community_id("A")
     alias = get_aggregator("community-records-delta-created").alias
     # a run killed after writing up to 2024-01-08: later documents are missing
@@ -108,31 +108,28 @@ def test_interrupted_and_limited_runs_complete(site, full_run, app):
     )
     for name in ("community-records-delta-created", "community-records-snapshot-created"):
         store.set(name, community_id, date(2024, 1, 8))
-    app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 5
-    try:
-        # today is far after RUN_END: without --end-date the catch-up limit applies
-        report = run_aggregations(
-            community_ids=[community_id],
-            names=["community-records-delta-created", "community-records-snapshot-created"],
-        )
-        assert report.limited
-        store = BookmarkStore()
-        assert store.get("community-records-delta-created", community_id) == date(2024, 1, 13)
-        assert store.get("community-records-snapshot-created", community_id) == date(2024, 1, 13)
-        report = run_aggregations(
-            community_ids=[community_id],
-            end=RUN_END,
-            names=["community-records-delta-created", "community-records-snapshot-created"],
-        )
-    finally:
-        app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"] = 365
-    assert BookmarkStore().get("community-records-delta-created", community_id) == RUN_END
+    # today is far after RUN_END: a catch-up limit (the scheduled task's) stops early
+    report = run_aggregations(
+        community_ids=[community_id],
+        catchup_limit=5,
+        names=["community-records-delta-created", "community-records-snapshot-created"],
+    )
+    assert report.limited
+    store = AggregationBookmarks()
+    assert store.get("community-records-delta-created", community_id) == date(2024, 1, 13)
+    assert store.get("community-records-snapshot-created", community_id) == date(2024, 1, 13)
+    report = run_aggregations(
+        community_ids=[community_id],
+        end=RUN_END,
+        names=["community-records-delta-created", "community-records-snapshot-created"],
+    )
+    assert AggregationBookmarks().get("community-records-delta-created", community_id) == RUN_END
     assert_matches(site, Truth(site), communities=("A",))
 
 
 def test_snapshot_never_runs_ahead_of_its_delta(site, full_run):
     community_id = site.community_id("B")
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     store.set("community-records-delta-added", community_id, date(2024, 1, 10))
     store.set("community-records-snapshot-added", community_id, date(2024, 1, 10))
     report = run_aggregations(
@@ -142,24 +139,24 @@ def test_snapshot_never_runs_ahead_of_its_delta(site, full_run):
         update_bookmark=True,
     )
     assert report.documents == 0  # the delta has not gone further
-    assert BookmarkStore().get("community-records-snapshot-added", community_id) == date(
+    assert AggregationBookmarks().get("community-records-snapshot-added", community_id) == date(
         2024, 1, 10
     )
     run_aggregations(community_ids=[community_id], end=RUN_END)
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     assert store.get("community-records-snapshot-added", community_id) == RUN_END
     assert store.get("community-records-delta-added", community_id) == RUN_END
 
 
 def test_no_update_bookmark_leaves_bookmarks(site, full_run):
     community_id = site.community_id("C")
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     before = store.all("community-records-delta-published")
     report = run_aggregations(
         community_ids=[community_id], end=RUN_END + timedelta(days=3), update_bookmark=False
     )
     assert report.documents > 0
-    assert BookmarkStore().all("community-records-delta-published") == before
+    assert AggregationBookmarks().all("community-records-delta-published") == before
     truth = Truth(site)
     docs = stored(get_aggregator("community-records-snapshot-published"), community_id)
     extra = RUN_END + timedelta(days=3)
@@ -173,9 +170,10 @@ def test_no_update_bookmark_leaves_bookmarks(site, full_run):
 
 def test_scheduled_task_gates_and_lock(site, full_run, app):
     """The beat entry names the task; it obeys the config switches and the run lock."""
-    from invenio_stats_dashboard.aggregations.service import aggregation_lock
+    from invenio_stats_dashboard.aggregations.service import LOCK_NAME
     from invenio_stats_dashboard.aggregations.tasks import aggregate_community_stats
     from invenio_stats_dashboard.config import COMMUNITY_STATS_CELERYBEAT_SCHEDULE
+    from invenio_stats_dashboard.core.locks import run_lock
 
     celery = app.extensions["invenio-celery"].celery
     for entry in COMMUNITY_STATS_CELERYBEAT_SCHEDULE.values():
@@ -194,14 +192,14 @@ def test_scheduled_task_gates_and_lock(site, full_run, app):
         assert "skipped" in aggregate_community_stats.delay(force=True, **kwargs).get()
     finally:
         app.config["COMMUNITY_STATS_ENABLED"] = True
-    with aggregation_lock():
+    with run_lock(LOCK_NAME, 60, "a test"):
         result = aggregate_community_stats.delay(**kwargs).get()
     assert "in progress" in result["skipped"]
-    assert BookmarkStore().get("community-records-delta-created", community_id) == RUN_END
+    assert AggregationBookmarks().get("community-records-delta-created", community_id) == RUN_END
 
     result = aggregate_community_stats.delay(update_bookmark=False, **kwargs).get()
     assert result["documents"] == 6  # one new day, six aggregations
-    assert BookmarkStore().get("community-records-delta-created", community_id) == RUN_END
+    assert AggregationBookmarks().get("community-records-delta-created", community_id) == RUN_END
     delete_after(community_id, RUN_END)
 
 
@@ -233,7 +231,7 @@ def test_stats_follow_created_date_repairs(site, full_run, app):
         )
     record_created_dates_updated.send(app, changes=changes)
 
-    store = BookmarkStore()
+    store = AggregationBookmarks()
     rewound = date(2023, 12, 31)
     for name in ("community-records-delta-created", "community-records-snapshot-created"):
         for community in ("A", "B", "C", "global"):  # r4 is in B and C, r6 in A

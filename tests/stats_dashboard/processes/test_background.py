@@ -7,10 +7,10 @@ import time
 import pytest
 
 from invenio_stats_dashboard.cli import cli
-from invenio_stats_dashboard.events.api import generate_community_events
+from invenio_stats_dashboard.membership.service import generate_community_events
 from invenio_stats_dashboard.processes import files
 
-from ..events.conftest import delete_history, history_of
+from ..membership.conftest import delete_history, history_of
 from .conftest import SITE_RECORDS
 
 NAME = "community-event-generation"

@@ -3,7 +3,7 @@
 from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 
-from invenio_stats_dashboard.usage import indices
+from invenio_stats_dashboard.usage_events import indices
 
 from .conftest import clear_history
 
@@ -107,7 +107,7 @@ def test_use_migrated_indices_during_a_migration(
 ):
     """A month whose copy is in progress: new events go to both indices, readers see them
     and the month still validates and switches."""
-    from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
+    from invenio_stats_dashboard.usage_events.migration import MigrationOptions, Migrator
 
     from .conftest import write_history
 
@@ -118,7 +118,7 @@ def test_use_migrated_indices_during_a_migration(
     assert (
         cli_runner("usage-events", "generate", *window, "--events-per-record", "8").exit_code == 0
     )
-    raw = prefix_index(indices.raw_index("view", "2024-03"))
+    raw = indices.raw_index("view", "2024-03")
     first = len(_docs(raw))
     # copy everything, stop before validating (the month is not switched)
     options = MigrationOptions(event_types=("view",), batch_size=first, max_batches=1)
@@ -129,7 +129,7 @@ def test_use_migrated_indices_during_a_migration(
     )
     assert result.exit_code == 0, result.output
     raw_docs = _docs(raw)
-    enriched_docs = _docs(prefix_index(indices.enriched_index("view", "2024-03")))
+    enriched_docs = _docs(indices.enriched_index("view", "2024-03"))
     assert len(raw_docs) == first + 5  # readers (the raw index) see the new events
     assert set(enriched_docs) == set(raw_docs)
     done = Migrator(MigrationOptions(event_types=("view",), months=("2024-03",))).run()

@@ -3,7 +3,7 @@
 import pytest
 from invenio_search import current_search_client
 
-from invenio_stats_dashboard.events.api import events_alias
+from invenio_stats_dashboard.core.indices import events_alias
 
 
 def history_of(record_id) -> list[tuple[str, str, str]]:

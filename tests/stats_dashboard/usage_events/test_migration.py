@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from invenio_search import current_search_client
 
-from invenio_stats_dashboard.usage import indices
-from invenio_stats_dashboard.usage.bookmarks import ReindexingBookmarks
-from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
+from invenio_stats_dashboard.core.bookmarks import MigrationBookmarks
+from invenio_stats_dashboard.usage_events import indices
+from invenio_stats_dashboard.usage_events.migration import MigrationOptions, Migrator
 
 from .conftest import clear_history, make_event, members_on, write_history, write_raw
 
@@ -132,7 +132,7 @@ def test_resume_after_stop_reads_nothing_twice(site):
     first = Migrator(options).run()
     jan = next(r for r in first if r.month == "2024-01")
     assert jan.state == "stopped" and jan.written == 14
-    bm = ReindexingBookmarks().get("view", "2024-01")
+    bm = MigrationBookmarks().get("view", "2024-01")
     assert bm["written"] == 14 and bm["last_sort"]
     assert len(_all(indices.enriched_index("view", "2024-01"))) == 14
     # readers still read the raw index while the month is incomplete
@@ -239,7 +239,7 @@ def test_cli_errors(site, cli_runner):
 def test_clear_bookmarks(site, cli_runner):
     # max batches stops a month, not the run: every month got its first batch
     Migrator(MigrationOptions(batch_size=5, max_batches=1)).run()
-    store = ReindexingBookmarks()
+    store = MigrationBookmarks()
     months = {(t, m) for t in ("view", "download") for m in ("2024-01", "2024-02")}
     assert {(b["event_type"], b["month"]) for b in store.all()} == months
     assert {b["state"] for b in store.all()} == {"stopped"}
@@ -319,7 +319,7 @@ def test_killed_between_write_and_bookmark_loses_and_duplicates_nothing(site, se
     total = len(_all(raw))
     kill_at = random.Random(seed).randint(2, total // 3)
     calls = []
-    original = ReindexingBookmarks.save
+    original = MigrationBookmarks.save
 
     def dying_save(self, doc):
         calls.append(doc.get("batches"))
@@ -328,13 +328,13 @@ def test_killed_between_write_and_bookmark_loses_and_duplicates_nothing(site, se
         return original(self, doc)
 
     options = MigrationOptions(event_types=("view",), months=("2024-02",), batch_size=3)
-    ReindexingBookmarks.save = dying_save
+    MigrationBookmarks.save = dying_save
     try:
         with pytest.raises(Killed):
             Migrator(options).run()
     finally:
-        ReindexingBookmarks.save = original
-    bm = ReindexingBookmarks().get("view", "2024-02")
+        MigrationBookmarks.save = original
+    bm = MigrationBookmarks().get("view", "2024-02")
     written_before = bm["written"]
     assert written_before == (kill_at - 1) * 3
     # the batch written just before the kill is in the target, beyond the bookmark
@@ -361,4 +361,4 @@ def test_spec_examples_async_and_several_event_types(site, cli_runner):
     for event_type in ("view", "download"):
         for month in ("2024-01", "2024-02"):
             _check_month(site, event_type, month)
-            assert ReindexingBookmarks().get(event_type, month)["state"] == "migrated"
+            assert MigrationBookmarks().get(event_type, month)["state"] == "migrated"

@@ -9,14 +9,15 @@ from invenio_rdm_records.records.api import RDMRecord
 from invenio_requests.proxies import current_requests_service
 from invenio_requests.records.api import Request
 
+from invenio_stats_dashboard.core.days import InvalidDate
+from invenio_stats_dashboard.core.days import to_datetime as parse_datetime
+from invenio_stats_dashboard.core.ids import CommunityNotFound
 from invenio_stats_dashboard.demo.factories import default_metadata, set_created
-from invenio_stats_dashboard.events.api import (
-    InvalidFilterError,
+from invenio_stats_dashboard.membership.service import (
     community_events_status,
     generate_community_events,
     update_record_created_dates,
 )
-from invenio_stats_dashboard.events.model import parse_datetime
 
 from .conftest import event_docs, history_of
 
@@ -69,14 +70,15 @@ def expected_history(site) -> dict[str, list[tuple[str, str, str]]]:
     r3_events = [("global", "added", "2020-02-02T12:00:00"), ("global", "removed", removal)]
     for name in ("alpha", "beta", "gamma"):
         r3_events += [
-            (site[name], "added", "2020-06-01T00:00:00"),
+            (site[name], "added", "2020-02-02T12:00:00"),
             (site[name], "removed", removal),
         ]
     return {
         "r1": sorted(
             [
                 ("global", "added", "2019-03-04T10:00:00"),
-                (site["alpha"], "added", "2018-05-01T00:00:00"),
+                # no request: its creation, not its (earlier) publication date
+                (site["alpha"], "added", "2019-03-04T10:00:00"),
             ]
         ),
         "r2": sorted(
@@ -120,7 +122,7 @@ def test_status_counts_before_and_after(site):
 
 
 def test_generate_writes_evidence_dates_and_is_idempotent(site):
-    """Request time, else publication date, else created; deletion; re-run writes nothing."""
+    """Request time, else created (never publication); deletion; re-run writes nothing."""
     summary = generate_community_events()
     assert summary["records_checked"] == 4
     assert summary["events_created"] == 13
@@ -171,25 +173,26 @@ def test_generate_filters(site):
 
 def test_bad_filters_raise_clear_errors(site):
     """Unknown community, malformed and reversed dates."""
-    with pytest.raises(InvalidFilterError, match="Community not found: nope"):
+    with pytest.raises(CommunityNotFound, match="Community not found: nope"):
         generate_community_events(community_ids=["nope"])
-    with pytest.raises(InvalidFilterError, match="YYYY-MM-DD"):
+    with pytest.raises(InvalidDate, match="YYYY-MM-DD"):
         generate_community_events(start_date="2020-13-01")
-    with pytest.raises(InvalidFilterError, match="after end date"):
+    with pytest.raises(InvalidDate, match="after the end date"):
         generate_community_events(start_date="2021-01-02", end_date="2021-01-01")
 
 
-def test_update_record_created_dates_moves_global_entry(site):
-    """The importer's repair: record_created_date everywhere, global's entry re-dated."""
+def test_update_record_created_dates_moves_entries_on_created(site):
+    """The importer's repair: record_created_date everywhere, entries on created re-dated."""
     generate_community_events()
     result = update_record_created_dates(
         [{"record_id": site["r1"]["id"], "new_created": "2010-01-01T00:00:00+00:00"}]
     )
     assert result == {"records": 1, "events_updated": 2}
+    # both entries were dated by created (no request): both follow the repair
     assert [(c, t, _dt(d)) for c, t, d in history_of(site["r1"].id)] == sorted(
         [
             ("global", "added", "2010-01-01T00:00:00"),
-            (site["alpha"], "added", "2018-05-01T00:00:00"),
+            (site["alpha"], "added", "2010-01-01T00:00:00"),
         ]
     )
     docs = event_docs(site["r1"].id)

@@ -5,8 +5,8 @@ from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 
 from invenio_stats_dashboard.demo.factories import UsageEvent, default_metadata
-from invenio_stats_dashboard.usage import indices
-from invenio_stats_dashboard.usage.builders import BUILDER_PATH, INDEXER_PATH
+from invenio_stats_dashboard.usage_events import indices
+from invenio_stats_dashboard.usage_events.builders import BUILDER_PATH, INDEXER_PATH
 
 
 def _docs(index):
@@ -84,7 +84,8 @@ def test_live_events_are_enriched(
 
 def test_record_facts_from_search_document():
     """The migration reads records from the index: same facts from a search document."""
-    from invenio_stats_dashboard.usage.enrichment import enrich_event, record_facts
+    from invenio_stats_dashboard.record_facts import record_facts
+    from invenio_stats_dashboard.usage_events.enrichment import enrich_event
 
     doc = {
         "id": "abcd-1234",
@@ -104,12 +105,12 @@ def test_record_facts_from_search_document():
     facts = record_facts(doc)
     assert facts["record_id"] == "u-1" and facts["parent_id"] == "p-1"
     assert facts["current_community_ids"] == ["c1", "c2"]
-    assert facts["record_file_types"] == ["gz", "pdf"]
+    assert facts["record_file_types"] == ["gz", "pdf", "unknown"]  # README: no extension
     assert facts["affiliations"] == [{"id": "a1", "name": "A"}, {"name": "Free"}]
     assert facts["funders"] == [{"id": "f1", "name": "F"}]
     view = enrich_event({"recid": "abcd-1234"}, facts, ["c9"], "record-view")
     assert view["journal_title"] == "J. Tests" and view["access_status"] == "embargoed"
-    assert view["community_ids"] == ["c9"] and view["file_types"] == ["gz", "pdf"]
+    assert view["community_ids"] == ["c9"] and view["file_types"] == ["gz", "pdf", "unknown"]
     download = enrich_event({"file_key": "b.tar.gz"}, facts, [], "file-download")
     assert download["file_types"] == ["gz"]
     assert enrich_event({}, None, [], "record-view")["resource_type"] is None

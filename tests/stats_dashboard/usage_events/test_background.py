@@ -8,9 +8,9 @@ import time
 
 from invenio_search import current_search_client
 
-from invenio_stats_dashboard.usage import indices
-from invenio_stats_dashboard.usage.bookmarks import ReindexingBookmarks
-from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
+from invenio_stats_dashboard.core.bookmarks import MigrationBookmarks
+from invenio_stats_dashboard.usage_events import indices
+from invenio_stats_dashboard.usage_events.migration import MigrationOptions, Migrator
 
 from .conftest import clear_history, make_event, wait_for_process, write_history, write_raw
 
@@ -58,7 +58,7 @@ def test_killed_background_migration_resumes(
     assert result.exit_code == 0, result.output
     pid = json.loads((pid_dir / "event-migration.pid").read_text())["pid"]
     kill_after = random.Random().randint(100, total // 2)
-    store = ReindexingBookmarks()
+    store = MigrationBookmarks()
     deadline = time.monotonic() + 120
     written = 0
     while time.monotonic() < deadline:

@@ -9,8 +9,9 @@ from invenio_rdm_records.records.api import RDMRecord
 from invenio_requests.proxies import current_requests_service
 from invenio_search import current_search_client
 
-from invenio_stats_dashboard.events.api import events_index_for, reconcile_membership
-from invenio_stats_dashboard.events.model import parse_datetime
+from invenio_stats_dashboard.core.days import to_datetime as parse_datetime
+from invenio_stats_dashboard.core.indices import events_index, refresh_record_classes
+from invenio_stats_dashboard.membership.service import reconcile_membership
 
 from .conftest import event_docs, history_of
 
@@ -80,7 +81,7 @@ def test_publish_into_three_communities_delete_restore(
     assert {d["is_deleted"] for d in docs} == {False}
     assert {d["deleted_date"] for d in docs} == {None}
     # documents land in the yearly index of their event date
-    assert {d["_index"] for d in docs} == {events_index_for(t0)}
+    assert {d["_index"] for d in docs} == {events_index(t0.year)}
 
 
 def test_inclusion_request_accepted_then_removed(
@@ -146,7 +147,7 @@ def test_failed_history_write_keeps_record_and_is_reconciled(
     """A failing search write is logged, the publish succeeds, reconciliation repairs it."""
     community = community_factory("broken-index")
     # an index of this year whose mapping rejects the event documents
-    index = events_index_for(_now())
+    index = events_index(_now().year)
     current_search_client.indices.create(
         index=index, body={"mappings": {"properties": {"event_date": {"type": "long"}}}}
     )
@@ -175,7 +176,7 @@ def test_reconcile_repairs_change_made_without_a_service(
     record.parent.commit()
     db.session.commit()
     current_rdm_records_service.indexer.index(record)
-    RDMRecord.index.refresh()
+    refresh_record_classes(RDMRecord)
     changed = parse_datetime(record.parent.model.updated)
 
     assert reconcile_membership()["events_created"] == 1
@@ -244,7 +245,7 @@ def test_inclusion_requests_are_tracked_whatever_the_extension_order(running_app
     from invenio_rdm_records.requests import CommunityInclusion
     from invenio_requests.proxies import current_request_type_registry
 
-    from invenio_stats_dashboard.events.tracking import track_registered_inclusion_requests
+    from invenio_stats_dashboard.membership.tracking import track_registered_inclusion_requests
 
     def tracked():
         accept = current_request_type_registry.lookup(CommunityInclusion.type_id)

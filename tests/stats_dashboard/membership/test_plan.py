@@ -4,12 +4,12 @@ from datetime import date, datetime
 
 import pytest
 
-from invenio_stats_dashboard.events.model import (
+from invenio_stats_dashboard.core.days import edtf_first_day
+from invenio_stats_dashboard.membership.plan import (
     Evidence,
     HistoryEvent,
     RecordState,
     event_id,
-    first_day,
     plan_created_change,
     plan_record,
 )
@@ -34,7 +34,7 @@ CREATED = datetime(2024, 1, 2, 3, 4, 5)
     ],
 )
 def test_first_day(edtf, day):
-    assert first_day(edtf) == day
+    assert edtf_first_day(edtf) == day
 
 
 def _stored(plan, index="idx"):
@@ -62,31 +62,30 @@ def _events(plan):
     return sorted((d["community_id"], d["event_type"], d["event_date"]) for d in plan.new_events)
 
 
-def test_evidence_order_request_then_publication_then_created():
+def test_rebuild_dates_joins_by_request_else_created_never_by_publication():
     state = RecordState("r", frozenset({"a", "b", "c"}), CREATED, published_date=date(2020, 6, 1))
     evidence = Evidence(request_times={"a": datetime(2024, 3, 3), "b": datetime(2023, 1, 1)})
     plan = plan_record(state, [], NOW, evidence=evidence)
     assert _events(plan) == [
         ("a", "added", "2024-03-03T00:00:00"),
         ("b", "added", CREATED.isoformat()),  # a request older than the record: its creation
-        ("c", "added", "2020-06-01T00:00:00"),
+        ("c", "added", CREATED.isoformat()),  # no request: created, not the 2020 publication
         ("global", "added", CREATED.isoformat()),
     ]
     no_date = RecordState("r", frozenset({"c"}), CREATED)
     assert ("c", "added", CREATED.isoformat()) in _events(plan_record(no_date, [], NOW))
-    # a forthcoming work: its publication date is in the future, it joined by now
     forthcoming = RecordState("r", frozenset({"c"}), CREATED, published_date=date(2030, 1, 1))
-    assert ("c", "added", NOW.isoformat()) in _events(plan_record(forthcoming, [], NOW))
+    assert ("c", "added", CREATED.isoformat()) in _events(plan_record(forthcoming, [], NOW))
 
 
 def test_plan_is_idempotent_and_ids_deterministic():
     state = RecordState("r", frozenset({"a"}), CREATED, published_date=date(2020, 6, 1))
     first = plan_record(state, [], NOW)
     assert [d["_id"] for d in first.new_events] == [
-        "r-a-added-2020-06-01T00:00:00.000000",
+        "r-a-added-2024-01-02T03:04:05.000000",
         "r-global-added-2024-01-02T03:04:05.000000",
     ]
-    assert event_id("r", "a", "added", datetime(2020, 6, 1)) == first.new_events[0]["_id"]
+    assert event_id("r", "a", "added", CREATED) == first.new_events[0]["_id"]
     assert not plan_record(state, _stored(first), NOW)
 
 
@@ -97,7 +96,7 @@ def test_live_changes_are_dated_now_and_old_untracked_records_use_evidence():
         ("global", "added", "2024-05-10T11:00:00"),
     ]
     old = RecordState("r", frozenset({"a"}), CREATED, published_date=date(2020, 6, 1))
-    assert ("a", "added", "2020-06-01T00:00:00") in _events(plan_record(old, [], NOW, live=True))
+    assert ("a", "added", CREATED.isoformat()) in _events(plan_record(old, [], NOW, live=True))
 
 
 def test_deletion_restore_and_removal():
@@ -146,13 +145,33 @@ def test_scope_limits_communities():
     ]
 
 
-def test_created_change_moves_global_entry_only():
-    state = RecordState("r", frozenset({"a"}), CREATED, published_date=date(2020, 6, 1))
-    history = _stored(plan_record(state, [], NOW))
+def test_created_change_moves_the_entries_dated_by_created():
+    """A repaired ``created`` re-dates what a rebuild dates by it; request dates stay."""
+    state = RecordState("r", frozenset({"a", "b"}), CREATED, published_date=date(2020, 6, 1))
+    requested = datetime(2024, 3, 3)
+    history = _stored(
+        plan_record(state, [], NOW, evidence=Evidence(request_times={"b": requested}))
+    )
     new = datetime(2010, 1, 1)
     plan = plan_created_change("r", history, new, NOW)
-    assert _events(plan) == [("global", "added", "2010-01-01T00:00:00")]
-    assert plan.deletes == [("idx", "r-global-added-2024-01-02T03:04:05.000000")]
-    assert [(u[1], u[2]["record_created_date"]) for u in plan.updates] == [
-        ("r-a-added-2020-06-01T00:00:00.000000", "2010-01-01T00:00:00")
+    assert _events(plan) == [
+        ("a", "added", "2010-01-01T00:00:00"),
+        ("global", "added", "2010-01-01T00:00:00"),
     ]
+    assert sorted(plan.deletes) == [
+        ("idx", "r-a-added-2024-01-02T03:04:05.000000"),
+        ("idx", "r-global-added-2024-01-02T03:04:05.000000"),
+    ]
+    assert [(u[1], u[2]["record_created_date"]) for u in plan.updates] == [
+        ("r-b-added-2024-03-03T00:00:00.000000", "2010-01-01T00:00:00")
+    ]
+    # the reconciliation of a record whose created was repaired plans the same writes
+    repaired = RecordState("r", frozenset({"a", "b"}), new, published_date=date(2020, 6, 1))
+    again = plan_record(repaired, history, NOW)
+    assert _events(again) == _events(plan)
+    assert sorted(again.deletes) == sorted(plan.deletes)
+    # an entry moves only while it stays before the community's next event
+    left = _stored(plan_record(RecordState("r", frozenset({"a"}), CREATED), [], NOW))
+    left += _stored(plan_record(RecordState("r", frozenset(), CREATED), left, NOW))
+    later = plan_created_change("r", left, datetime(2024, 9, 1), NOW)
+    assert ("a", "added", "2024-09-01T00:00:00") not in _events(later)

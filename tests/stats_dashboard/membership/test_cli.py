@@ -54,7 +54,7 @@ def test_status_then_generate_then_status(run, site):  # noqa: F811
         "0",
         "0",
         "3",
-        "2018-05-01",
+        "2019-03-04",
         rows[site["alpha"]][-1],
     ]
     assert "global" not in rows
@@ -91,7 +91,7 @@ def test_record_ids_as_the_spec_writes_them(run, site):  # noqa: F811
         (["--community-id", "no-such-community"], "Community not found: no-such-community"),
         (["--start-date", "2024-02-30"], "YYYY-MM-DD"),
         (["--end-date", "yesterday"], "YYYY-MM-DD"),
-        (["--start-date", "2024-02-02", "--end-date", "2024-02-01"], "after end date"),
+        (["--start-date", "2024-02-02", "--end-date", "2024-02-01"], "after the end date"),
     ],
 )
 @pytest.mark.parametrize("command", ["generate", "status", "generate-background"])

@@ -9,10 +9,11 @@ from invenio_access.permissions import system_identity
 from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 
-from invenio_stats_dashboard.aggregations.base import RunContext, get_aggregator
-from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+from invenio_stats_dashboard.aggregations.registry import get_aggregator
+from invenio_stats_dashboard.aggregations.run import RunContext
+from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
 from invenio_stats_dashboard.demo.factories import default_metadata
-from invenio_stats_dashboard.usage.migration import MigrationOptions, Migrator
+from invenio_stats_dashboard.usage_events.migration import MigrationOptions, Migrator
 
 from .conftest import clear_history, make_event, members_on, write_history, write_raw
 
@@ -119,7 +120,7 @@ def _docs(alias, cid):
 
 
 def _run(community_ids, **kwargs):
-    ctx = RunContext(end=END, end_explicit=True, bookmarks=BookmarkStore(), **kwargs)
+    ctx = RunContext(end=END, bookmarks=AggregationBookmarks(), **kwargs)
     aggregators = [
         get_aggregator("community-usage-delta"),
         get_aggregator("community-usage-snapshot"),
@@ -189,9 +190,9 @@ def test_usage_follows_months_migrated_after_aggregation(raw_site):
     ids = ["global", str(site["a"].id), str(site["b"].id)]
     Migrator(MigrationOptions(months=("2024-01",))).run()
     _run(ids)
-    assert BookmarkStore().get("community-usage-delta", "global") == END
+    assert AggregationBookmarks().get("community-usage-delta", "global") == END
     Migrator(MigrationOptions(months=("2024-02",))).run()
-    assert BookmarkStore().get("community-usage-delta", "global") == date(2024, 1, 31)
+    assert AggregationBookmarks().get("community-usage-delta", "global") == date(2024, 1, 31)
     _run(ids)
     expected = _brute_force(site)
     for cid in ids:
@@ -209,10 +210,10 @@ def test_usage_incremental_run_continues_the_snapshot(usage_site):
     current_search_client.indices.delete(
         index=prefix_index("stats-bookmarks-community-*"), expand_wildcards="all", ignore=[404]
     )
-    ctx = RunContext(end=date(2024, 1, 31), end_explicit=True, bookmarks=BookmarkStore())
+    ctx = RunContext(end=date(2024, 1, 31), bookmarks=AggregationBookmarks())
     delta = get_aggregator("community-usage-delta")
     type(delta).run_batch([delta, get_aggregator("community-usage-snapshot")], ctx, [cid])
-    assert BookmarkStore().get("community-usage-snapshot", cid) == date(2024, 1, 31)
+    assert AggregationBookmarks().get("community-usage-snapshot", cid) == date(2024, 1, 31)
     _run([cid])
     assert _docs("stats-community-usage-snapshot", cid).keys() == whole.keys()
     again = _docs("stats-community-usage-snapshot", cid)

@@ -7,7 +7,7 @@ from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 from invenio_search.utils import prefix_index
 
-from invenio_stats_dashboard.usage.synthetic import RecordTarget, raw_event
+from invenio_stats_dashboard.usage_events.synthetic import RecordTarget, raw_event
 
 
 def write_raw(events, refresh=True):
