@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask import current_app
 
 from ..core.bookmarks import AggregationBookmarks
-from ..core.days import utc_now
+from ..core.days import parse_day, utc_now
 from ..core.ids import GLOBAL
 from ..core.locks import LockHeld, lock_is_held, run_lock
 from ..membership.store import history_community_ids
@@ -197,8 +197,8 @@ def run_in_background(
     try:
         report = run_aggregations(
             community_ids=ids,
-            start=date.fromisoformat(start_date) if start_date else None,
-            end=date.fromisoformat(end_date) if end_date else None,
+            start=parse_day(start_date),
+            end=parse_day(end_date),
             update_bookmark=update_bookmark,
             ignore_bookmark=ignore_bookmark,
             heartbeat=heartbeat,

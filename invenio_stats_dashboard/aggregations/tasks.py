@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from celery import shared_task
 from flask import current_app
 
+from ..core.days import parse_day
 from .service import (
     AggregationDisabled,
     AggregationLocked,
@@ -14,10 +13,6 @@ from .service import (
     run_aggregations,
     scheduled_catchup_limit,
 )
-
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 @shared_task(ignore_result=False)
@@ -44,8 +39,8 @@ def aggregate_community_stats(
     try:
         report = run_aggregations(
             community_ids=community_ids,
-            start=_day(start_date),
-            end=_day(end_date),
+            start=parse_day(start_date),
+            end=parse_day(end_date),
             update_bookmark=update_bookmark,
             ignore_bookmark=ignore_bookmark,
             catchup_limit=0 if force or end_date else scheduled_catchup_limit(),

@@ -18,6 +18,7 @@ from invenio_communities.proxies import current_communities
 from invenio_db import db
 from invenio_rdm_records.proxies import current_rdm_records_service
 from invenio_rdm_records.records.api import RDMDraft, RDMRecord
+from ..core.days import to_datetime, utc_now
 from ..core.indices import refresh_record_classes
 
 BROWSER_USER_AGENTS = [
@@ -32,12 +33,8 @@ BROWSER_USER_AGENTS = [
 
 
 def _as_datetime(value: str | datetime) -> datetime:
-    """Parse an ISO date or datetime into a naive UTC datetime (how Invenio stores them)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
+    """An ISO date or datetime as a naive UTC datetime (how Invenio stores them)."""
+    return to_datetime(value)
 
 
 def create_user(email: str, password: str = "demo-password"):
@@ -55,7 +52,7 @@ def create_user(email: str, password: str = "demo-password"):
             email=email,
             password=hash_password(password),
             active=True,
-            confirmed_at=datetime.now(UTC).replace(tzinfo=None),
+            confirmed_at=utc_now(),
         )
         db.session.commit()
         from invenio_users_resources.proxies import current_users_service

@@ -18,6 +18,7 @@ from invenio_rdm_records.proxies import (
     current_record_communities_service as record_communities_service,
 )
 
+from ..core.days import utc_now, utc_today
 from ..membership.sync import membership_clock
 from . import factories
 from .vocabularies import AFFILIATIONS, FUNDERS, LANGUAGES, LICENSES, RESOURCE_TYPES, SUBJECTS
@@ -54,7 +55,7 @@ class DemoSiteConfig:
     history_days: int = 240
     files_share: float = 0.5
     seed: int = 20261123
-    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    today: date = field(default_factory=utc_today)
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,6 @@ class DemoSite:
             "deletions": len(self.deleted),
             "unparseable legacy dates": self.legacy_errors,
         }
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _moment_between(rng: random.Random, start: datetime, end: datetime) -> datetime:
@@ -275,5 +272,5 @@ def build_demo_site(
             {"removal_reason": {"id": "spam"}, "is_visible": True, "note": "demo deletion"},
         )
         site.deleted.append(record["id"])
-        site.operations.append(MembershipOperation(record["id"], "deleted", _utcnow()))
+        site.operations.append(MembershipOperation(record["id"], "deleted", utc_now()))
     return site

@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import psutil
 from flask import current_app
@@ -33,7 +33,7 @@ from invenio_search import current_search_client
 
 from ..core.bookmarks import MigrationBookmarks
 from ..core.bulk import BulkWriteError, bulk_write
-from ..core.days import day_of, utc_now, utc_today
+from ..core.days import day_of, to_datetime, utc_now, utc_today
 from ..core.paging import chunks, composite_buckets, search_after_pages
 from ..search.setup import ensure_search_setup
 from . import indices
@@ -289,15 +289,11 @@ class MonthMigration:
         body: dict = {"query": {"match_all": {}}}
         if bm.get("last_sort"):
             body["search_after"] = bm["last_sort"]
-        pages = self._pages(body)
         batches_now = 0
-        while True:
+        for hits in self._pages(body):
             if self.opts.max_batches is not None and batches_now >= self.opts.max_batches:
                 raise StopMigration(f"max batches ({self.opts.max_batches}) reached")
             self._check_resources()
-            hits = next(pages, None)
-            if hits is None:
-                return
             self.write(hits, bm)
             bm["last_sort"] = hits[-1]["sort"]
             bm["written"] = bm.get("written", 0) + len(hits)
@@ -316,7 +312,7 @@ class MonthMigration:
         self.client.indices.refresh(index=self.source)
         query: dict = {"match_all": {}}
         if since:
-            floor = datetime.fromisoformat(since) - CATCH_UP_MARGIN
+            floor = to_datetime(since) - CATCH_UP_MARGIN
             query = {"range": {"updated_timestamp": {"gte": floor.isoformat()}}}
         written = 0
         for hits in self._pages({"query": query, "_source": False}):

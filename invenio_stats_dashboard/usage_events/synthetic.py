@@ -12,9 +12,11 @@ import hashlib
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from invenio_stats.processors import hash_id
+
+from ..core.days import utc_now
 
 COUNTRIES = ["US", "GB", "DE", "FR", "CA", "IN", "BR", "JP", "AU", "NL", "MX", "ZA"]
 REFERRERS = [
@@ -107,7 +109,7 @@ def raw_event(
         "country": country,
         "visitor_id": _visitor_hash(visitor, ts.date()),
         "unique_session_id": _visitor_hash(visitor, ts.date(), ts.hour),
-        "updated_timestamp": datetime.now(UTC).isoformat(),
+        "updated_timestamp": utc_now().isoformat(),
     }
     if file is None:
         doc["unique_id"] = f"ui_{record.recid}"
