@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .services import CommunitiesHelper, RecordsHelper
+from .services import repair
 from .services.legacy_dates import day_bounds, parse_day
 
 RULE = "=" * 70
@@ -112,7 +112,7 @@ def _print_stopped(stats: dict, key: str, noun: str) -> None:
         )
 
 
-def _queue(records: bool, communities: bool, options: dict) -> None:
+def _queue(todo: list[str], options: repair.RepairOptions) -> None:
     """Queue the tasks as one chain: communities start only after records succeeded."""
     from celery import chain
 
@@ -122,18 +122,22 @@ def _queue(records: bool, communities: bool, options: dict) -> None:
         update_record_created_dates_task,
     )
 
-    common = {key: options[key] for key in ("batch_size", "dry_run", "verbose")}
+    common = {
+        "batch_size": options.batch_size,
+        "dry_run": options.dry_run,
+        "verbose": options.verbose,
+    }
     signatures, names = [], []
     click.echo("Starting background tasks...")
-    if records:
+    if repair.RECORDS in todo:
         click.echo("Queuing record update task...")
         signatures.append(
             update_record_created_dates_task.si(
-                start_date=options["start_date"], end_date=options["end_date"], **common
+                start_date=options.start_date, end_date=options.end_date, **common
             )
         )
         names.append(("Record", "records"))
-    if communities:
+    if repair.COMMUNITIES in todo:
         click.echo("Queuing community update task...")
         signatures.append(update_community_created_dates_task.si(**common))
         names.append(("Community", "communities"))
@@ -158,17 +162,7 @@ def _queue(records: bool, communities: bool, options: dict) -> None:
     )
 
 
-def _run_records(options: dict, show_progress: bool) -> dict:
-    _banner("Updating record created dates...", first=True)
-    with _progress(show_progress, "Records") as progress:
-        stats = RecordsHelper().update_record_created_dates(
-            start_date=options["start_date"],
-            end_date=options["end_date"],
-            batch_size=options["batch_size"],
-            dry_run=options["dry_run"],
-            verbose=options["verbose"],
-            progress=progress,
-        )
+def _print_records(stats: dict) -> None:
     click.echo("\nRecord Update Results:")
     click.echo(f"  Total found: {stats['total_found']}")
     click.echo(f"  Updated: {stats['updated']}")
@@ -176,18 +170,9 @@ def _run_records(options: dict, show_progress: bool) -> dict:
     click.echo(f"  Errors: {len(stats['errors'])}")
     _print_errors(stats["errors"], lambda e: f"{e['pid']} ({e['record_id']})")
     _print_stopped(stats, "stopped_at_record", "records")
-    return stats
 
 
-def _run_communities(options: dict, show_progress: bool, first: bool) -> dict:
-    _banner("Updating community created dates...", first=first)
-    with _progress(show_progress, "Communities") as progress:
-        stats = CommunitiesHelper().update_community_created_dates(
-            batch_size=options["batch_size"],
-            dry_run=options["dry_run"],
-            verbose=options["verbose"],
-            progress=progress,
-        )
+def _print_communities(stats: dict) -> None:
     click.echo("\nCommunity Update Results:")
     click.echo(f"  Total found: {stats['total_found']}")
     click.echo(f"  Updated: {stats['updated']}")
@@ -196,7 +181,13 @@ def _run_communities(options: dict, show_progress: bool, first: bool) -> dict:
     click.echo(f"  Errors: {len(stats['errors'])}")
     _print_errors(stats["errors"], lambda e: e["slug"])
     _print_stopped(stats, "stopped_at_community", "communities")
-    return stats
+
+
+PRINT = {repair.RECORDS: _print_records, repair.COMMUNITIES: _print_communities}
+BANNERS = {
+    repair.RECORDS: ("Updating record created dates...", "Records"),
+    repair.COMMUNITIES: ("Updating community created dates...", "Communities"),
+}
 
 
 @cli.command(name="update_created_dates")
@@ -287,36 +278,30 @@ def update_created_dates(
         invenio importer update_created_dates --communities-only
         invenio importer update_created_dates --background
     """
-    if records_only and communities_only:
-        raise click.UsageError("Cannot use both --records-only and --communities-only.")
+    try:
+        todo = repair.parts(records_only, communities_only)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         day_bounds(start_date, end_date)
     except ValueError as exc:
         raise click.UsageError(f"Invalid date range: {exc}.") from None
-    options = {
-        "start_date": start_date,
-        "end_date": end_date,
-        "batch_size": batch_size,
-        "dry_run": dry_run,
-        "verbose": verbose,
-    }
-    do_records, do_communities = not communities_only, not records_only
+    options = repair.RepairOptions(start_date, end_date, batch_size, dry_run, verbose)
     if background:
-        _queue(do_records, do_communities, options)
+        _queue(todo, options)
         return
     failed = False
     with _log_to_stderr(verbose):
-        if do_records:
-            stats = _run_records(options, show_progress=True)
-            failed = stats["stopped_early"] or any(
-                e.get("type") == "write_failed" for e in stats["errors"]
-            )
-            if stats["stopped_early"] and do_communities:
+        for position, part in enumerate(todo):
+            title, label = BANNERS[part]
+            _banner(title, first=position == 0)
+            with _progress(True, label) as progress:
+                stats = repair.run_part(part, options, progress)
+            PRINT[part](stats)
+            failed = failed or repair.failed(part, stats)
+            if not repair.may_continue(part, stats) and position + 1 < len(todo):
                 click.echo("Community updates not started.", err=True)
-                do_communities = False
-        if do_communities:
-            stats = _run_communities(options, show_progress=True, first=not do_records)
-            failed = failed or stats["stopped_early"] or bool(stats["errors"])
+                break
     _banner("Update complete!" if not failed else "Update finished with problems.")
     if failed:
         click.get_current_context().exit(1)

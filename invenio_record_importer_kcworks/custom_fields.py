@@ -87,7 +87,8 @@ def put_custom_field_mappings() -> None:
     from invenio_records_resources.services.custom_fields.mappings import Mapping
     from invenio_search import current_search_client
     from invenio_search.engine import dsl
-    from invenio_search.utils import build_alias_name
+
+    from invenio_stats_dashboard.core.indices import prefixed
 
     targets = [
         (
@@ -107,5 +108,5 @@ def put_custom_field_mappings() -> None:
         if not properties:
             continue
         for cls in record_classes:
-            index = dsl.Index(build_alias_name(cls.index._name), using=current_search_client)
+            index = dsl.Index(prefixed(cls.index._name), using=current_search_client)
             index.put_mapping(body={"properties": properties})

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .services import CommunitiesHelper, RecordsHelper
+from .services import repair
 
 
 class RunStoppedEarly(RuntimeError):
@@ -40,13 +40,10 @@ def _reporter(task):
     return report
 
 
-def _stop_if_stopped_early(stats: dict, noun: str, stop_key: str) -> dict:
-    if stats.get("stopped_early"):
-        raise RunStoppedEarly(
-            f"{noun} update stopped early (search cluster unhealthy) after "
-            f"{stats[stop_key]} of {stats['total_found']}: {stats['updated']} updated, "
-            f"{stats['skipped']} skipped, {len(stats['errors'])} errors"
-        )
+def _run(task, part: str, **options) -> dict:
+    stats = repair.run_part(part, repair.RepairOptions(**options), progress=_reporter(task))
+    if not repair.may_continue(part, stats):
+        raise RunStoppedEarly(repair.stopped_message(part, stats))
     return stats
 
 
@@ -63,17 +60,18 @@ def update_record_created_dates_task(
 
     Reports ``PROGRESS`` with the counts after every batch and returns the statistics
     of :meth:`RecordsHelper.update_record_created_dates`. Fails with
-    :class:`RunStoppedEarly` if the search cluster stayed unhealthy.
+    :class:`RunStoppedEarly` if the search cluster stayed unhealthy (a chained
+    community task then does not start).
     """
-    stats = RecordsHelper().update_record_created_dates(
+    return _run(
+        self,
+        repair.RECORDS,
         start_date=start_date,
         end_date=end_date,
         batch_size=batch_size,
         dry_run=dry_run,
         verbose=verbose,
-        progress=_reporter(self),
     )
-    return _stop_if_stopped_early(stats, "Record", "stopped_at_record")
 
 
 @shared_task(ignore_result=False, bind=True)
@@ -86,7 +84,4 @@ def update_community_created_dates_task(
     of :meth:`CommunitiesHelper.update_community_created_dates`. Fails with
     :class:`RunStoppedEarly` if the search cluster stayed unhealthy.
     """
-    stats = CommunitiesHelper().update_community_created_dates(
-        batch_size=batch_size, dry_run=dry_run, verbose=verbose, progress=_reporter(self)
-    )
-    return _stop_if_stopped_early(stats, "Community", "stopped_at_community")
+    return _run(self, repair.COMMUNITIES, batch_size=batch_size, dry_run=dry_run, verbose=verbose)

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from invenio_communities.communities.records.api import Community
-from invenio_rdm_records.records.api import RDMRecord
 from invenio_search.engine import search
-from invenio_search.utils import build_alias_name
+
+from invenio_stats_dashboard.core.indices import communities_alias, records_alias
 
 from .legacy_dates import InvalidLegacyDate, as_utc, parse_legacy_date
 
@@ -72,16 +71,6 @@ class GroupCommunity:
     created: datetime
 
 
-def records_index() -> str:
-    """The published records' search alias (prefixed)."""
-    return build_alias_name(RDMRecord.index.search_alias)
-
-
-def communities_index() -> str:
-    """The communities' search alias (prefixed)."""
-    return build_alias_name(Community.index.search_alias)
-
-
 def _range(created_from: datetime | None, created_before: datetime | None) -> list[dict]:
     bounds = {}
     if created_from is not None:
@@ -123,7 +112,7 @@ def count_legacy_records(
 ) -> int:
     """How many documents :func:`iter_legacy_records` will yield (one count request)."""
     body = {"query": legacy_records_query(created_from, created_before)}
-    return client.count(index=records_index(), body=body)["count"]
+    return client.count(index=records_alias(), body=body)["count"]
 
 
 def _group_ids(custom_fields: dict) -> frozenset[str]:
@@ -167,7 +156,7 @@ def iter_legacy_records(
     """Stream the records of :func:`legacy_records_query` (one scroll)."""
     hits = search.helpers.scan(
         client,
-        index=records_index(),
+        index=records_alias(),
         query={"query": legacy_records_query(created_from, created_before, group_id)},
         size=SCAN_PAGE_SIZE,
         scroll=SCROLL_KEEPALIVE,
@@ -210,14 +199,14 @@ def _group_communities_query() -> dict:
 def count_group_communities(client) -> int:
     """How many communities :func:`iter_group_communities` will yield."""
     body = {"query": _group_communities_query()}
-    return client.count(index=communities_index(), body=body)["count"]
+    return client.count(index=communities_alias(), body=body)["count"]
 
 
 def iter_group_communities(client) -> Iterator[GroupCommunity]:
     """Stream the non-deleted communities carrying a Commons group id (one scroll)."""
     hits = search.helpers.scan(
         client,
-        index=communities_index(),
+        index=communities_alias(),
         query={"query": _group_communities_query()},
         size=SCAN_PAGE_SIZE,
         scroll=SCROLL_KEEPALIVE,

@@ -25,7 +25,8 @@ from flask import current_app
 from invenio_db import db
 from invenio_records_resources.services.uow import Operation, UnitOfWork
 from invenio_search.engine import search
-from invenio_search.utils import build_alias_name
+
+from invenio_stats_dashboard.core.indices import record_class_alias
 
 from .legacy_dates import as_utc
 
@@ -107,7 +108,7 @@ class Target:
     @property
     def search_alias(self) -> str:
         """The prefixed alias searches go through."""
-        return build_alias_name(self.record_cls.index.search_alias)
+        return record_class_alias(self.record_cls)
 
 
 def _indexed_documents(target: Target, ids: list[str]) -> dict[str, dict]:
