@@ -116,6 +116,11 @@ class RecordSpec:
     custom_fields: dict = field(default_factory=dict)
     created: str | datetime | None = None
     access: str = "public"
+    files_access: str | None = None
+    """Access of the files (default: ``access``); "restricted" on a public record hides
+    its files from the search index."""
+    embargo_until: str | None = None
+    """An active embargo until this day (``YYYY-MM-DD``): the files stay restricted."""
 
 
 def publish_record(identity, spec: RecordSpec | None = None, **kwargs) -> RDMRecord:
@@ -128,9 +133,13 @@ def publish_record(identity, spec: RecordSpec | None = None, **kwargs) -> RDMRec
     """
     spec = spec or RecordSpec(**kwargs)
     service = current_rdm_records_service
+    access = {"record": spec.access, "files": spec.files_access or spec.access}
+    if spec.embargo_until:
+        access["files"] = "restricted"
+        access["embargo"] = {"active": True, "until": spec.embargo_until, "reason": "embargo"}
     data = {
         "pids": {},
-        "access": {"record": spec.access, "files": spec.access},
+        "access": access,
         "files": {"enabled": bool(spec.files)},
         "metadata": spec.metadata,
     }
