@@ -41,7 +41,9 @@ def publish(owner, spec: SiteRecord, communities, custom_fields=None):
 
 @pytest.fixture(scope="module")
 def app_config(app_config):
-    """Reconcile the history before aggregating, as a live site does."""
+    """A site alone on its cluster (no index prefix); the history reconciled before
+    aggregating, as a live site does."""
+    app_config["SEARCH_INDEX_PREFIX"] = ""
     app_config["COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION"] = True
     return app_config
 
@@ -78,6 +80,9 @@ def test_generated_history_end_to_end(running_app, db, owner, search_clear):
     }
 
     run_aggregations(end=END)
+    # without a prefix, the indices are named as the data model writes them
+    assert current_search_client.indices.exists(index="stats-community-records-delta-added-2024")
+    assert current_search_client.indices.exists(index="stats-community-events-2024")
     truth = Truth(site, history=history, records=RECORDS, earliest=date(2023, 6, 1))
     assert_matches(site, truth, end=END, communities=("alpha", "beta", "global"))
 
@@ -115,6 +120,9 @@ def test_importer_repair_end_to_end(running_app, db, owner, search_clear):
         records[spec.key] = publish(owner, spec, [alpha], custom)
     generate_community_events()
     run_aggregations(end=END)
+    # without a prefix, the indices are named as the data model writes them
+    assert current_search_client.indices.exists(index="stats-community-records-delta-added-2024")
+    assert current_search_client.indices.exists(index="stats-community-events-2024")
     assert AggregationBookmarks().get("community-records-delta-created", str(alpha.id)) == END
 
     stats = RecordsHelper().update_record_created_dates()
@@ -126,6 +134,9 @@ def test_importer_repair_end_to_end(running_app, db, owner, search_clear):
         assert store.get(name, "global") == rewound
 
     run_aggregations(end=END)
+    # without a prefix, the indices are named as the data model writes them
+    assert current_search_client.indices.exists(index="stats-community-records-delta-added-2024")
+    assert current_search_client.indices.exists(index="stats-community-events-2024")
     site = Site(
         communities={"alpha": str(alpha.id)}, slugs={}, records=records, owners=[str(owner.id)]
     )
