@@ -217,8 +217,10 @@ def build_demo_site(
             custom_fields=custom_fields,
             created=created,
         )
-        # live tracking dates the record's entry into its communities when it was created
-        with membership_clock(created):
+        # live tracking dates the record's entry into its communities when it is
+        # published, just after the record was created
+        joined = created + timedelta(seconds=1)
+        with membership_clock(joined):
             record = factories.publish_record(identity, spec)
         site.records.append(record)
         site.specs[record["id"]] = spec
@@ -226,7 +228,7 @@ def build_demo_site(
             log(f"  {index + 1} of {config.records} records")
         site.operations.append(
             MembershipOperation(
-                record["id"], "published", created, tuple(str(c.id) for c in members)
+                record["id"], "published", joined, tuple(str(c.id) for c in members)
             )
         )
 

@@ -140,3 +140,44 @@ def test_demo_site_statistics_match_brute_force(running_app, db, search_clear):
     assert min(expected_documents(truth, "global", "snapshot", "published", end)) == EARLIEST
     assert sum(created[end]["records"]["removed"].values()) == 1  # the deletion
     assert demo.added and demo.removed
+
+    # a history rebuilt from scratch dates each join by the pinned rule: the accepted
+    # request's time where one exists, else the record's created; never before created
+    rebuilt_history_follows_the_rule(demo)
+
+
+def rebuilt_history_follows_the_rule(demo) -> None:
+    from invenio_requests.records.models import RequestMetadata
+    from invenio_search import current_search_client
+
+    from invenio_stats_dashboard.core.days import to_datetime
+    from invenio_stats_dashboard.core.indices import events_alias
+
+    current_search_client.indices.delete(
+        index=f"{events_alias()}-*", ignore=[404], expand_wildcards="all"
+    )
+    generate_community_events()
+    current_search_client.indices.refresh(index=events_alias())
+    created = {r["id"]: to_datetime(RDMRecord.get_record(r.id).model.created) for r in demo.records}
+    uuids = {str(r.id): r["id"] for r in demo.records}
+    # the requests the builder made (record_communities_service.add), and when each was accepted
+    accepted = {}
+    for request in RequestMetadata.query.all():
+        data = request.json or {}
+        record = (data.get("topic") or {}).get("record")
+        community = (data.get("receiver") or {}).get("community")
+        if data.get("status") == "accepted" and record and community:
+            accepted[(record, community)] = to_datetime(request.updated)
+    assert {pair for pair in accepted} >= set(demo.added)
+    hits = current_search_client.search(
+        index=events_alias(), body={"query": {"term": {"event_type": "added"}}, "size": 10000}
+    )["hits"]["hits"]
+    assert hits
+    for hit in hits:
+        event = hit["_source"]
+        recid = uuids[event["record_id"]]
+        when = to_datetime(event["event_date"])
+        request = accepted.get((recid, event["community_id"]))
+        expected = max(request, created[recid]) if request else created[recid]
+        assert when == expected, (recid, event["community_id"])
+        assert when >= created[recid]
