@@ -87,5 +87,6 @@ def community_slugs(community_ids: Iterable[str] | None = None) -> dict[str, str
         return {GLOBAL: GLOBAL, **{str(row.id): row.slug for row in rows}}
     ids = list(dict.fromkeys(community_ids))
     keys = [uuid.UUID(c) for c in ids if c != GLOBAL and _is_uuid(c)]
-    slugs = {str(row.id): row.slug for row in live.filter(CommunityMetadata.id.in_(keys))}
+    rows = live.filter(CommunityMetadata.id.in_(keys)) if keys else []
+    slugs = {str(row.id): row.slug for row in rows}
     return {c: GLOBAL if c == GLOBAL else slugs.get(c, c) for c in ids}

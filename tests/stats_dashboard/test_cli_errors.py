@@ -1,0 +1,51 @@
+"""A search engine or database that fails: one line on stderr, exit code 1, no traceback.
+
+This module's site points at a search engine that is not there and at a database that
+does not exist (real clients, refused connections).
+"""
+
+import socket
+
+import pytest
+
+from invenio_stats_dashboard.cli import cli
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def search_hosts():
+    """Nothing listens there."""
+    return [{"host": "127.0.0.1", "port": _closed_port()}]
+
+
+@pytest.fixture(scope="module")
+def app_config(app_config):
+    uri = app_config["SQLALCHEMY_DATABASE_URI"].rsplit("/", 1)[0] + "/no_such_stats_database"
+    app_config.update(SQLALCHEMY_DATABASE_URI=uri, SEARCH_CLIENT_CONFIG={"max_retries": 0})
+    return app_config
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["read"], "Error: the search engine cannot be reached"),
+        (["status", "--community-id", "global"], "Error: the search engine cannot be reached"),
+        (["aggregate", "--eager", "--community-id", "global"], "Error: "),
+        (["read", "--community-id", "some-slug"], "Error: the database failed: "),
+        (["community-events", "status"], "Error: "),
+        (["usage-events", "status"], "Error: the search engine cannot be reached"),
+    ],
+)
+def test_service_failures_are_one_line(base_app, args, message):
+    with base_app.app_context():
+        result = base_app.test_cli_runner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(message), lines[0]
