@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from invenio_stats_dashboard.core.errors import OneLineErrorsGroup
+
 from .services import repair
 from .services.legacy_dates import day_bounds, parse_day
 
@@ -15,7 +17,7 @@ RULE = "=" * 70
 ERRORS_SHOWN = 10
 
 
-@click.group(name="importer")
+@click.group(name="importer", cls=OneLineErrorsGroup)
 def cli():
     """Knowledge Commons Works importer tools (created-date repair)."""
 

@@ -7,7 +7,7 @@
   processes;
 - :func:`render_table`, :func:`progress_callback`: aligned tables, progress bars;
 - :class:`StatsGroup`: the command group whose commands turn a search-engine, database or
-  Redis failure into one line on stderr and exit code 1 (never a traceback).
+  Redis failure into one line on stderr and exit code 1 (``core.errors``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import click
 from flask import current_app
 
 from ..core.days import DAY_FORMAT, InvalidDate, parse_day
+from ..core.errors import EXIT_FAILURE, OneLineErrorsGroup
 from ..core.ids import CommunityNotFound, resolve_community_ids
 
-EXIT_FAILURE = 1
+StatsGroup = OneLineErrorsGroup
 
 
 # --------------------------------------------------------------------------- types
@@ -169,45 +170,3 @@ def progress_callback(show: bool, label: str) -> Iterator[Callable[[int, int], N
     finally:
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)
-
-
-# --------------------------------------------------------------------------- errors
-def describe_failure(error: BaseException) -> str | None:
-    """One line for a failure of a service the commands depend on (None: not one)."""
-    from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-    from opensearchpy.exceptions import TransportError
-    from redis.exceptions import RedisError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ..core.bulk import BulkWriteError
-
-    if isinstance(error, EngineConnectionError):
-        return f"the search engine cannot be reached ({type(error).__name__}: {error.error})"
-    if isinstance(error, TransportError):
-        info = error.info if isinstance(error.info, dict) else {}
-        reason = (info.get("error") or {}) if isinstance(info.get("error"), dict) else {}
-        detail = reason.get("reason") or error.error or str(error)
-        return f"the search engine answered {error.status_code}: {detail}"
-    if isinstance(error, BulkWriteError):
-        return f"writing to the search engine failed: {error}"
-    if isinstance(error, SQLAlchemyError):
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return f"the database failed: {first}"
-    if isinstance(error, RedisError):
-        return f"Redis failed: {error}"
-    return None
-
-
-class StatsGroup(click.Group):
-    """A command group whose commands fail in one line when a service fails."""
-
-    def invoke(self, ctx):
-        """Run the command; a search engine, database or Redis failure exits 1 in one line."""
-        try:
-            return super().invoke(ctx)
-        except Exception as error:
-            message = describe_failure(error)
-            if message is None:
-                raise
-            click.echo(f"Error: {message}", err=True)
-            ctx.exit(EXIT_FAILURE)

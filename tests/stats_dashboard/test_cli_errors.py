@@ -49,3 +49,17 @@ def test_service_failures_are_one_line(base_app, args, message):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(message), lines[0]
+
+
+def test_importer_failures_are_one_line(base_app):
+    from invenio_record_importer_kcworks.cli import cli as importer
+
+    with base_app.app_context():
+        result = base_app.test_cli_runner().invoke(importer, ["update_created_dates", "--dry-run"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: the search engine cannot be reached")
+    )

@@ -1,0 +1,53 @@
+"""Failures of the services the package depends on, as one line for an operator.
+
+:func:`describe_failure` names a search-engine, database, Redis or bulk-write failure in
+one line; :class:`OneLineErrorsGroup` is a click group whose commands print that line on
+stderr and exit 1 instead of a traceback (both extensions' command groups use it).
+"""
+
+from __future__ import annotations
+
+import click
+
+EXIT_FAILURE = 1
+
+
+def describe_failure(error: BaseException) -> str | None:
+    """One line for a failure of a service the commands depend on (None: not one)."""
+    from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+    from opensearchpy.exceptions import TransportError
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .bulk import BulkWriteError
+
+    if isinstance(error, EngineConnectionError):
+        return f"the search engine cannot be reached ({type(error).__name__}: {error.error})"
+    if isinstance(error, TransportError):
+        info = error.info if isinstance(error.info, dict) else {}
+        reason = (info.get("error") or {}) if isinstance(info.get("error"), dict) else {}
+        detail = reason.get("reason") or error.error or str(error)
+        return f"the search engine answered {error.status_code}: {detail}"
+    if isinstance(error, BulkWriteError):
+        return f"writing to the search engine failed: {error}"
+    if isinstance(error, SQLAlchemyError):
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"the database failed: {first}"
+    if isinstance(error, RedisError):
+        return f"Redis failed: {error}"
+    return None
+
+
+class OneLineErrorsGroup(click.Group):
+    """A command group whose commands fail in one line when a service fails."""
+
+    def invoke(self, ctx):
+        """Run the command; a search engine, database or Redis failure exits 1 in one line."""
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            message = describe_failure(error)
+            if message is None:
+                raise
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(EXIT_FAILURE)
