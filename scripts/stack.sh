@@ -27,24 +27,46 @@ apt_install() {
   apt-get install -y -qq "$@" >/dev/null
 }
 
+PY_VERSION=3.12
+
+_is_py312() {  # $1 = interpreter; true when it runs and is a CPython 3.12 with venv
+  [ -n "$1" ] && "$1" -c 'import sys, venv; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1
+}
+
 find_python() {
-  local c
-  for c in "${PYTHON:-}" python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3.12 \
-           /usr/local/bin/python3.12 python3.11 "$HOME"/.pyenv/versions/3.11*/bin/python3.11 \
-           /usr/bin/python3.11; do
+  # python3.12 on the PATH may be a pyenv shim for a version that is not active (it
+  # fails when run): every candidate is run, and pyenv's own install dirs are looked at
+  local c root
+  root=${PYENV_ROOT:-$HOME/.pyenv}
+  for c in "${PYTHON:-}" python3.12 "$root"/versions/3.12*/bin/python3.12 \
+           /usr/local/bin/python3.12 /usr/bin/python3.12 /opt/python*/bin/python3.12 python3; do
     [ -n "$c" ] || continue
-    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys, venv; assert sys.version_info[:2] in ((3, 12), (3, 11))' 2>/dev/null; then
-      command -v "$c"; return 0
-    fi
+    c=$(command -v "$c" 2>/dev/null) || continue
+    if _is_py312 "$c"; then echo "$c"; return 0; fi
   done
+  if command -v uv >/dev/null 2>&1; then
+    c=$(uv python find "$PY_VERSION" 2>/dev/null) && _is_py312 "$c" && { echo "$c"; return 0; }
+  fi
   return 1
 }
 
 ensure_venv() {
   local py stamp want
+  if [ -x "$VENV/bin/python" ] && ! _is_py312 "$VENV/bin/python"; then
+    log "the virtualenv in $VENV is not Python $PY_VERSION: recreating it"
+    rm -rf "$VENV"
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
-    py=$(find_python) || { log "installing Python 3.11 with apt"; apt_install python3 python3-venv python3-dev; py=$(find_python); } || {
-      echo "error: Python 3.12 or 3.11 with venv is required" >&2; return 1; }
+    py=$(find_python) || {
+      log "no Python $PY_VERSION found: trying the system packages (python3.12, python3.12-venv)"
+      apt_install python3.12 python3.12-venv python3.12-dev >/dev/null 2>&1 || true
+      py=$(find_python)
+    } || {
+      echo "error: Python $PY_VERSION (with venv) is required and none was found." >&2
+      echo "       Install it (e.g. 'pyenv install 3.12' or your system's python3.12 package)," >&2
+      echo "       or point PYTHON at it: PYTHON=/path/to/python3.12 $0" >&2
+      return 1
+    }
     log "creating virtualenv with $py"
     "$py" -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip "setuptools<81" wheel
