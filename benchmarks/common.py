@@ -56,14 +56,17 @@ def make_app(hosts, database: str, redis_db: int, **config):
 
 
 def count_requests(client) -> dict:
-    """Count every request ``client`` sends (bulk writes included); returns the counter."""
-    counter = {"requests": 0}
+    """Count every request ``client`` sends (bulk writes included) and, apart, its
+    searches (``_search`` and scroll pages); returns the counter."""
+    counter = {"requests": 0, "searches": 0}
     transport = client.transport
     original = transport.perform_request
 
-    def counted(*args, **kwargs):
+    def counted(method, url, *args, **kwargs):
         counter["requests"] += 1
-        return original(*args, **kwargs)
+        if "/_search" in url:
+            counter["searches"] += 1
+        return original(method, url, *args, **kwargs)
 
     transport.perform_request = counted
     return counter

@@ -24,7 +24,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 
-from common import make_app, running_engine
+from common import count_requests, make_app, running_engine
 
 COMMUNITIES = 50
 MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
@@ -182,6 +182,9 @@ def child(batch_size: int) -> None:
 
     app = bench_app()
     with app.app_context():
+        from invenio_search import current_search_client
+
+        counter = count_requests(current_search_client)
         migrator = Migrator(MigrationOptions(batch_size=batch_size))
         began = time.perf_counter()
         if os.environ.get("BENCH_PROFILE"):
@@ -200,7 +203,7 @@ def child(batch_size: int) -> None:
                     "written": written,
                     "seconds": seconds,
                     "states": sorted({r.state for r in results}),
-                    "search_requests": migrator.search_requests + migrator.enricher.requests,
+                    "search_requests": counter["searches"],
                     "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 }
             )

@@ -1,13 +1,13 @@
 """``invenio importer`` command group."""
 
 import logging
-import sys
 from contextlib import contextmanager
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from invenio_stats_dashboard.cli.options import progress_callback
 from invenio_stats_dashboard.core.errors import OneLineErrorsGroup
 
 from .services import repair
@@ -31,29 +31,6 @@ def _day_option(ctx, param, value):
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return value
-
-
-@contextmanager
-def _progress(enabled: bool, label: str):
-    """A progress callback drawing a bar on a terminal, or doing nothing."""
-    if not enabled or not sys.stdout.isatty():
-        yield None
-        return
-    state = {"bar": None, "done": 0}
-
-    def update(processed: int, total: int, stats: dict) -> None:
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=total, label=label)
-            state["bar"].__enter__()
-        state["bar"].length = total
-        state["bar"].update(processed - state["done"])
-        state["done"] = processed
-
-    try:
-        yield update
-    finally:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
 
 
 class _EchoHandler(logging.Handler):
@@ -297,7 +274,7 @@ def update_created_dates(
         for position, part in enumerate(todo):
             title, label = BANNERS[part]
             _banner(title, first=position == 0)
-            with _progress(True, label) as progress:
+            with progress_callback(True, label) as progress:
                 stats = repair.run_part(part, options, progress)
             PRINT[part](stats)
             failed = failed or repair.failed(part, stats)

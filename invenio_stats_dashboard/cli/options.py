@@ -150,14 +150,14 @@ def render_table(headers: list[str], rows: list[list]) -> str:
 
 
 @contextmanager
-def progress_callback(show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A ``progress(done, total)`` callback drawing a bar on a terminal (else None)."""
+def progress_callback(show: bool, label: str) -> Iterator[Callable[..., None] | None]:
+    """A ``progress(done, total, *details)`` callback drawing a bar on a terminal (else None)."""
     if not (show and sys.stderr.isatty()):
         yield None
         return
     state: dict = {"bar": None, "done": 0}
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, *_details) -> None:
         if state["bar"] is None:
             state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
             state["bar"].__enter__()
