@@ -1,6 +1,6 @@
 """Flask extension of invenio-stats-dashboard."""
 
-from flask import Flask
+from flask import Flask, current_app
 
 from . import config
 from .usage_events.builders import configure_stats_events
@@ -29,6 +29,16 @@ class InvenioStatsDashboard:
         from .aggregations.rewinds import connect_repair_receiver
 
         connect_repair_receiver()
+
+    @property
+    def enabled(self) -> bool:
+        """``COMMUNITY_STATS_ENABLED``: the master switch every command and task obeys."""
+        return bool(current_app.config.get("COMMUNITY_STATS_ENABLED", True))
+
+    @property
+    def scheduled_tasks_enabled(self) -> bool:
+        """``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED``: scheduled aggregation runs."""
+        return bool(current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True))
 
     @staticmethod
     def init_config(app: Flask) -> None:

@@ -18,6 +18,7 @@ from ..core.days import parse_day, utc_now
 from ..core.ids import GLOBAL
 from ..core.locks import LockHeld, lock_is_held, run_lock
 from ..membership.store import history_community_ids
+from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
 from ..search.setup import ensure_search_setup
 from .registry import aggregators, batches
 from .rewinds import follow_history_changes
@@ -40,10 +41,8 @@ class AggregationLocked(AggregationError):
 
 def check_enabled() -> None:
     """Raise :class:`AggregationDisabled` while ``COMMUNITY_STATS_ENABLED`` is False."""
-    if not current_app.config.get("COMMUNITY_STATS_ENABLED", True):
-        raise AggregationDisabled(
-            "Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
-        )
+    if not current_stats_dashboard.enabled:
+        raise AggregationDisabled(DISABLED_MESSAGE)
 
 
 def check_may_run(force: bool = False) -> bool:
@@ -53,7 +52,7 @@ def check_may_run(force: bool = False) -> bool:
     scheduled-tasks switch (callers say so).
     """
     check_enabled()
-    if current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True):
+    if current_stats_dashboard.scheduled_tasks_enabled:
         return False
     if not force:
         raise AggregationDisabled(

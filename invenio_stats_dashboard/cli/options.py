@@ -23,6 +23,7 @@ from flask import current_app
 from ..core.days import DAY_FORMAT, InvalidDate, parse_day
 from ..core.errors import EXIT_FAILURE, OneLineErrorsGroup
 from ..core.ids import CommunityNotFound, resolve_community_ids
+from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
 
 StatsGroup = OneLineErrorsGroup
 
@@ -86,11 +87,9 @@ def community_ids_option(*flags: str, help: str):
 
 # --------------------------------------------------------------------------- guards
 def require_enabled() -> None:
-    """Refuse to run while ``COMMUNITY_STATS_ENABLED`` is False."""
-    if not current_app.config.get("COMMUNITY_STATS_ENABLED", True):
-        raise click.ClickException(
-            "Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
-        )
+    """Refuse to run while ``COMMUNITY_STATS_ENABLED`` is False (exit 1, one line)."""
+    if not current_stats_dashboard.enabled:
+        raise click.ClickException(DISABLED_MESSAGE)
 
 
 def fail(message: str, code: int = EXIT_FAILURE):

@@ -12,7 +12,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..core import indices
-from .options import DAY, fail, pid_dir_option, render_table, start_background
+from .options import DAY, fail, pid_dir_option, render_table, require_enabled, start_background
 
 EVENT_TYPE_CHOICE = click.Choice(sorted(indices.EVENT_TYPES))
 
@@ -188,6 +188,7 @@ def _generation_options(**kwargs):
 @with_appcontext
 def generate(dry_run, yes_i_know, **kwargs):
     """Generate synthetic view/download events for existing records (testing, demos)."""
+    require_enabled()
     from ..usage_events.generation import count_records
     from ..usage_events.generation import generate as run_generation
 
@@ -220,6 +221,7 @@ def generate(dry_run, yes_i_know, **kwargs):
 @with_appcontext
 def generate_background(pid_dir, **kwargs):
     """Start event generation in the background (process name: usage-event-generation)."""
+    require_enabled()
     from ..usage_events.service import GENERATION_PROCESS, GENERATION_TARGET, generation_params
 
     opts = _generation_options(**kwargs)
@@ -239,6 +241,7 @@ def migrate(
     Resumable (a bookmark per event type and month), validated month by month before
     readers switch to the enriched index. Run `usage-events status` to follow it.
     """
+    require_enabled()
     from ..usage_events.migration import MigrationError
     from ..usage_events.service import run_migration
 
@@ -277,6 +280,7 @@ def migrate_background(
     event_types, max_batches, batch_size, max_memory_percent, delete_old_indices, pid_dir
 ):
     """Start the migration in the background (process name: event-migration)."""
+    require_enabled()
     from dataclasses import asdict
 
     from ..usage_events.service import MIGRATION_PROCESS, MIGRATION_TARGET
@@ -296,6 +300,7 @@ def migrate_background(
 @with_appcontext
 def status(show_bookmarks):
     """Migration state per event type and month: counts, progress, which index is read."""
+    require_enabled()
     from ..usage_events.status import migration_status
 
     rows = migration_status()
@@ -350,6 +355,7 @@ def status(show_bookmarks):
 @with_appcontext
 def clear_bookmarks(event_types, months, fresh_start):
     """Clear migration bookmarks so those months are copied again from the start."""
+    require_enabled()
     from ..core.bookmarks import MigrationBookmarks
 
     if not (event_types or months or fresh_start):

@@ -5,7 +5,14 @@ from celery import shared_task
 
 @shared_task(ignore_result=False)
 def migrate_usage_events(options: dict) -> list[dict]:
-    """Run ``usage-events migrate`` with these options (``MigrationOptions`` fields)."""
+    """Run ``usage-events migrate`` with these options (``MigrationOptions`` fields).
+
+    Does nothing while ``COMMUNITY_STATS_ENABLED`` is False.
+    """
+    from ..proxies import current_stats_dashboard
+
+    if not current_stats_dashboard.enabled:
+        return []
     from .migration import MigrationOptions, migrate
 
     opts = MigrationOptions(

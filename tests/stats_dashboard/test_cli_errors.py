@@ -63,3 +63,35 @@ def test_importer_failures_are_one_line(base_app):
         .splitlines()[-1]
         .startswith("Error: the search engine cannot be reached")
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["aggregate", "--eager"],
+        ["aggregate-background"],
+        ["status"],
+        ["read"],
+        ["destroy-indices", "--yes-i-know"],
+        ["community-events", "generate"],
+        ["community-events", "status"],
+        ["community-events", "generate-background"],
+        ["usage-events", "migrate"],
+        ["usage-events", "migrate-background"],
+        ["usage-events", "status"],
+        ["usage-events", "generate", "--yes-i-know"],
+        ["usage-events", "generate-background"],
+        ["usage-events", "clear-bookmarks", "--fresh-start"],
+    ],
+)
+def test_every_command_obeys_the_master_switch(base_app, args):
+    base_app.config["COMMUNITY_STATS_ENABLED"] = False
+    try:
+        with base_app.app_context():
+            result = base_app.test_cli_runner().invoke(cli, args)
+    finally:
+        base_app.config["COMMUNITY_STATS_ENABLED"] = True
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "Error: Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
+    )
