@@ -40,6 +40,17 @@ class LRU(OrderedDict):
             return self[key]
         return None
 
+    def split(self, keys: Iterable) -> tuple[dict, list]:
+        """``(cached values of the keys, empty ones as None; keys not cached, sorted)``."""
+        found, missing = {}, []
+        for key in {k for k in keys if k}:
+            hit = self.get_or_none(key)
+            if hit is None:
+                missing.append(key)
+            else:
+                found[key] = hit or None
+        return found, sorted(missing)
+
     def put(self, key, value) -> None:
         """Cache a value, evicting the least recently used beyond ``size``."""
         self[key] = value
@@ -59,15 +70,7 @@ class RecordLookup:
 
     def facts(self, recids: Iterable[str]) -> dict[str, dict | None]:
         """Facts of each recid (``None`` for a record the index does not have)."""
-        wanted = {r for r in recids if r}
-        found: dict[str, dict | None] = {}
-        missing = []
-        for recid in wanted:
-            hit = self.cache.get_or_none(recid)
-            if hit is None:
-                missing.append(recid)
-            else:
-                found[recid] = hit or None
+        found, missing = self.cache.split(recids)
         for chunk in chunks(missing, CHUNK):
             self.requests += 1
             response = current_search_client.search(
@@ -103,16 +106,8 @@ class MembershipLookup:
 
     def intervals(self, record_ids: Iterable[str]) -> dict[str, dict[str, list[Interval]] | None]:
         """Member days per community of each record (``None``: no history at all)."""
-        wanted = {r for r in record_ids if r}
-        result: dict[str, dict | None] = {}
-        missing = []
-        for rid in wanted:
-            hit = self.cache.get_or_none(rid)
-            if hit is None:
-                missing.append(rid)
-            else:
-                result[rid] = hit or None
-        for chunk in chunks(sorted(missing), CHUNK):
+        result, missing = self.cache.split(record_ids)
+        for chunk in chunks(missing, CHUNK):
             self.requests += 1
             history = read_history(chunk)
             for rid in chunk:

@@ -290,10 +290,8 @@ class MonthMigration:
         if bm.get("last_sort"):
             body["search_after"] = bm["last_sort"]
         batches_now = 0
+        self._check_resources()
         for hits in self._pages(body):
-            if self.opts.max_batches is not None and batches_now >= self.opts.max_batches:
-                raise StopMigration(f"max batches ({self.opts.max_batches}) reached")
-            self._check_resources()
             self.write(hits, bm)
             bm["last_sort"] = hits[-1]["sort"]
             bm["written"] = bm.get("written", 0) + len(hits)
@@ -302,6 +300,11 @@ class MonthMigration:
             batches_now += 1
             if self.m.on_batch:
                 self.m.on_batch(self.event_type, self.month, len(hits))
+            if len(hits) < self.opts.batch_size:
+                return  # the last page
+            if self.opts.max_batches is not None and batches_now >= self.opts.max_batches:
+                raise StopMigration(f"max batches ({self.opts.max_batches}) reached")
+            self._check_resources()
 
     def catch_up(self, bm: dict) -> int:
         """Copy raw events indexed since the last pass began (late or concurrent ones)."""
