@@ -27,7 +27,7 @@ def _day_option(ctx, param, value):
     if value is None:
         return None
     try:
-        parse_day(value)
+        parse_day(value, param.opts[0])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return value

@@ -9,6 +9,8 @@ to UTC). Anything else (``03/08/2017``, ``2017/2018``, ``2017-02-30``,
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+from invenio_stats_dashboard.core.days import parse_day as core_parse_day
+
 _LEGACY_DATE = re.compile(
     r"""
     \d{4}-\d{2}-\d{2}                      # calendar date
@@ -19,7 +21,6 @@ _LEGACY_DATE = re.compile(
     """,
     re.VERBOSE,
 )
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class InvalidLegacyDate(ValueError):
@@ -60,14 +61,12 @@ def parse_legacy_date(value) -> datetime:
         raise InvalidLegacyDate(value) from None
 
 
-def parse_day(value: str) -> date:
-    """Parse a ``YYYY-MM-DD`` day (the command's ``--start-date``/``--end-date``)."""
-    if not isinstance(value, str) or not _DAY.fullmatch(value.strip()):
-        raise ValueError(f"{value!r} is not a date in YYYY-MM-DD format")
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a valid calendar date") from None
+def parse_day(value: str, name: str = "date") -> date:
+    """Parse a ``YYYY-MM-DD`` day (the command's ``--start-date``/``--end-date``).
+
+    The package's one day parser (``core.days``); raises a ``ValueError`` naming ``name``.
+    """
+    return core_parse_day(value, name)
 
 
 def day_bounds(
@@ -79,8 +78,8 @@ def day_bounds(
     bound is midnight after ``end_date``. Raises ``ValueError`` for a malformed day
     or an end before the start.
     """
-    start = parse_day(start_date) if start_date else None
-    end = parse_day(end_date) if end_date else None
+    start = parse_day(start_date, "start date") if start_date else None
+    end = parse_day(end_date, "end date") if end_date else None
     if start and end and end < start:
         raise ValueError(f"end date {end_date} is before start date {start_date}")
     lower = datetime.combine(start, time(), UTC) if start else None

@@ -76,7 +76,7 @@ def _unchanged(site) -> bool:
     ("args", "message"),
     [
         (["--records-only", "--communities-only"], "Cannot use both"),
-        (["--start-date", "2020-13-01"], "not a valid calendar date"),
+        (["--start-date", "2020-13-01"], "--start-date must be a day as YYYY-MM-DD"),
         (["--end-date", "2020/01/01"], "YYYY-MM-DD"),
         (["--start-date", "2020-02-01", "--end-date", "2020-01-31"], "before start date"),
         (["--batch-size", "0"], "0 is not in the range x>=1"),
