@@ -55,6 +55,17 @@ def make_app(hosts, database: str, redis_db: int, **config):
     )
 
 
+def ensure_database(app) -> None:
+    """The app's database and its tables (created when missing; data is kept)."""
+    from invenio_db import db
+    from sqlalchemy_utils import create_database, database_exists
+
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not database_exists(uri):
+        create_database(uri)
+    db.create_all()
+
+
 def count_requests(client) -> dict:
     """Count every request ``client`` sends (bulk writes included) and, apart, its
     searches (``_search`` and scroll pages); returns the counter."""

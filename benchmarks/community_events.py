@@ -26,22 +26,17 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-from common import make_app, peak_rss_mb, running_engine
+from common import ensure_database, make_app, peak_rss_mb, running_engine
 
 
 def setup(app) -> None:
     """Database tables, templates, the records index; no membership history."""
-    from invenio_db import db
     from invenio_rdm_records.records.api import RDMRecord
     from invenio_search import current_search, current_search_client
-    from sqlalchemy_utils import create_database, database_exists
 
     from invenio_stats_dashboard.core.indices import events_alias
 
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if not database_exists(uri):
-        create_database(uri)
-    db.create_all()
+    ensure_database(app)
     for put in (
         current_search.put_templates,
         current_search.put_component_templates,

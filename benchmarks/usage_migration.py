@@ -24,7 +24,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 
-from common import count_requests, make_app, running_engine
+from common import count_requests, ensure_database, make_app, running_engine
 
 COMMUNITIES = 50
 MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
@@ -32,15 +32,18 @@ MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
 
 # --------------------------------------------------------------------------- app
 def bench_app():
-    """The app on the engine the parent started (no database needed)."""
+    """The app on the engine the parent started (its database holds no records: the
+    records exist as index documents only, so files come from the index)."""
     return make_app(ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]), "invenio_bench_usage", 6)
 
 
 def setup_indices():
-    """Templates (as ``invenio index init``) and the records index."""
+    """Database tables, templates (as ``invenio index init``) and the records index."""
+    from flask import current_app
     from invenio_rdm_records.records.api import RDMRecord
     from invenio_search import current_search
 
+    ensure_database(current_app)
     for put in (
         current_search.put_templates,
         current_search.put_component_templates,
