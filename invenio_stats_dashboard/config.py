@@ -129,3 +129,46 @@ or "top" (the ``COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT`` values with the most events
 
 COMMUNITY_STATS_USAGE_PAGE_SIZE = 5000
 """Enriched events read per request by the usage aggregations (at most 10,000)."""
+
+# --------------------------------------------------------------------------- REST API and cache
+# (``/api/stats-dashboard``, the response cache and the ``cache`` commands; see docs/api.md)
+
+COMMUNITY_STATS_PERMISSION_POLICY = None
+"""Who may read statistics: a ``BasePermissionPolicy`` subclass (or its import path) with
+``can_read_global`` and ``can_read_community`` (``community=`` the community record).
+None: ``queries.permissions.CommunityStatsPermissionPolicy`` (global for everyone, a
+community for whoever may read the community)."""
+
+COMMUNITY_STATS_API_MAX_DAYS = 7320
+"""Longest range (days) one API query may ask for (about twenty years)."""
+
+COMMUNITY_STATS_API_MAX_AGE_RECENT = 300
+"""``Cache-Control: max-age`` (seconds) of answers whose range reaches yesterday or today."""
+
+COMMUNITY_STATS_API_MAX_AGE_SETTLED = 3600
+"""``Cache-Control: max-age`` (seconds) of answers about settled days only."""
+
+COMMUNITY_STATS_CACHE_ENABLED = True
+"""Keep API answers in the Redis response cache."""
+
+COMMUNITY_STATS_CACHE_REDIS_URL = None
+"""Redis of the response cache; None: ``CACHE_REDIS_URL`` with its db number replaced by
+``COMMUNITY_STATS_CACHE_REDIS_DB``."""
+
+COMMUNITY_STATS_CACHE_REDIS_DB = 7
+"""The response cache's own Redis database (when ``COMMUNITY_STATS_CACHE_REDIS_URL`` is None)."""
+
+COMMUNITY_STATS_CACHE_TTL_RECENT = 3600
+"""Seconds an answer whose range reaches yesterday or today stays cached (every
+aggregation run that rewrites those days drops it anyway)."""
+
+COMMUNITY_STATS_CACHE_TTL_SETTLED = 30 * 86400
+"""Seconds an answer about settled days stays cached (a run that rewrites past days,
+after a change to the past, drops the community's entries)."""
+
+COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION = True
+"""Queue the cache warm-up (the current year's dashboard queries of every community)
+after each aggregation run that wrote documents."""
+
+COMMUNITY_STATS_CACHE_WARM_BASES = ["added"]
+"""Date bases the warm-up computes the record categories for."""

@@ -20,6 +20,7 @@ class InvenioStatsDashboard:
         """Set config defaults and register the extension."""
         self.init_config(app)
         configure_stats_events(app)
+        self.register_stats_queries(app)
         app.extensions["invenio-stats-dashboard"] = self
         # membership history: live tracking hooks (membership/tracking.py)
         from .membership.tracking import register_membership_hooks
@@ -39,6 +40,16 @@ class InvenioStatsDashboard:
     def scheduled_tasks_enabled(self) -> bool:
         """``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED``: scheduled aggregation runs."""
         return bool(current_app.config.get("COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED", True))
+
+    @staticmethod
+    def register_stats_queries(app: Flask) -> None:
+        """Serve this package's queries through invenio-stats' ``/api/stats`` too.
+
+        A site's own entry of the same name wins.
+        """
+        from .queries.invenio_stats import stats_queries
+
+        app.config["STATS_QUERIES"] = {**stats_queries(), **(app.config.get("STATS_QUERIES") or {})}
 
     @staticmethod
     def init_config(app: Flask) -> None:

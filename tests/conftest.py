@@ -21,6 +21,9 @@ os.environ.setdefault(
     "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_stats_test"
 )
 os.environ.setdefault("CACHE_REDIS_URL", "redis://127.0.0.1:6379/2")
+os.environ.setdefault(
+    "STATS_CACHE_REDIS_URL", os.environ["CACHE_REDIS_URL"].rsplit("/", 1)[0] + "/3"
+)
 
 from invenio_access.permissions import system_identity  # noqa: E402
 from invenio_app.factory import create_api as _create_api  # noqa: E402
@@ -83,7 +86,8 @@ def fresh_test_services():
             conn.execute(sqlalchemy.text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(sqlalchemy.text("CREATE SCHEMA public"))
         engine.dispose()
-    redis.Redis.from_url(os.environ["CACHE_REDIS_URL"]).flushdb()
+    for url in (os.environ["CACHE_REDIS_URL"], os.environ["STATS_CACHE_REDIS_URL"]):
+        redis.Redis.from_url(url).flushdb()
     yield
 
 
@@ -121,6 +125,10 @@ def app_config(app_config, cache_uri):
         # like a production site sharing its cluster: every index name carries a prefix
         # (a module sets "" to run without one)
         SEARCH_INDEX_PREFIX=TEST_INDEX_PREFIX,
+        # the API's response cache in its own test Redis db; the warm-up after every
+        # aggregation run only where a test asks for it
+        COMMUNITY_STATS_CACHE_REDIS_URL=os.environ["STATS_CACHE_REDIS_URL"],
+        COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION=False,
         JSONSCHEMAS_HOST="not-used",
         RECORDS_REFRESOLVER_CLS="invenio_records.resolver.InvenioRefResolver",
         RECORDS_REFRESOLVER_STORE="invenio_jsonschemas.proxies.current_refresolver_store",

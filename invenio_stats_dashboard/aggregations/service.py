@@ -160,8 +160,22 @@ def run_aggregations(
             report.timings = ctx.timings
     except LockHeld as error:
         raise AggregationLocked(f"Another aggregation run is in progress: {error}") from None
+    _after_run(report)
     report.seconds = time.monotonic() - began
     return report
+
+
+def _after_run(report: RunReport) -> None:
+    """Cached API answers that reach a rewritten day go; the warm-up is queued."""
+    from ..cache.service import cache_enabled, drop_rewritten
+
+    if not report.documents or not cache_enabled():
+        return
+    drop_rewritten(report.results)
+    if current_app.config.get("COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION", True):
+        from ..cache.tasks import warm_stats_cache
+
+        warm_stats_cache.delay(report.community_ids)
 
 
 def _lock_timeout() -> int:

@@ -3,6 +3,7 @@
 import click
 
 from .aggregation import CORE_COMMANDS
+from .cache import cache
 from .community_events import community_events
 from .options import StatsGroup
 from .processes import processes
@@ -15,5 +16,5 @@ def cli():
     """Community statistics: membership history, usage events, aggregations."""
 
 
-for _command in (*CORE_COMMANDS, setup, community_events, usage_events, processes):
+for _command in (*CORE_COMMANDS, cache, setup, community_events, usage_events, processes):
     cli.add_command(_command)

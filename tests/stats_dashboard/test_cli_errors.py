@@ -82,6 +82,12 @@ def test_importer_failures_are_one_line(base_app):
         ["usage-events", "generate", "--yes-i-know"],
         ["usage-events", "generate-background"],
         ["usage-events", "clear-bookmarks", "--fresh-start"],
+        ["cache", "clear-all", "--yes-i-know"],
+        ["cache", "clear-item", "global", "record_snapshots"],
+        ["cache", "info"],
+        ["cache", "list"],
+        ["cache", "test"],
+        ["cache", "generate"],
     ],
 )
 def test_every_command_obeys_the_master_switch(base_app, args):

@@ -1,0 +1,1 @@
+"""The response cache of the statistics API (Redis, readable keys)."""

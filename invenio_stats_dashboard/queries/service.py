@@ -1,0 +1,179 @@
+"""The statistics query service, for the REST API, ``/api/stats`` and the cache warm-up.
+
+A request names queries, each ``{"stat": <query>, "params": {...}}``:
+
+- the eight raw document queries (``read --query-type``'s names): the daily documents;
+- the meta-query ``community-stats`` (alias ``global-stats``): all eight at once;
+- the four category queries of the dashboard (``record-delta-category``,
+  ``record-snapshot-category``, ``usage-delta-category``, ``usage-snapshot-category``):
+  data series (:mod:`.series`).
+
+Params: ``community_id`` (UUID, slug or ``global``; default ``global``), ``start_date``
+and ``end_date`` (``YYYY-MM-DD``, inclusive; default: the current year up to today),
+``date_basis`` (``added``, ``created`` or ``published``; default ``added``; the record
+categories follow it, the meta-query answers all eight document types). ``optimize``
+is accepted and ignored (the reference dashboard sends it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+
+from ..aggregations.documents import read_documents
+from ..aggregations.records.engine import BASES
+from ..aggregations.registry import by_query_type
+from ..aggregations.subcounts import active
+from ..core.days import InvalidDate, parse_day, utc_today
+from ..core.ids import GLOBAL, resolve_community_id
+from ..core.ids import CommunityNotFound as UnknownCommunity
+from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
+from . import series
+from .errors import CommunityNotFound, InvalidQuery, QueryDenied, StatsDisabled
+from .permissions import can_read
+
+META_QUERIES = ("community-stats", "global-stats")
+CATEGORY_QUERIES = (
+    "record-delta-category",
+    "record-snapshot-category",
+    "usage-delta-category",
+    "usage-snapshot-category",
+)
+PARAMS = ("community_id", "start_date", "end_date", "date_basis")
+IGNORED_PARAMS = ("optimize",)
+
+
+def query_names() -> list[str]:
+    """Every query a request may name."""
+    return [*by_query_type(), *META_QUERIES, *CATEGORY_QUERIES]
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """One validated query: what to compute, for whom, over which days."""
+
+    stat: str
+    community_id: str
+    """A community UUID, or ``global``."""
+    start: date
+    end: date
+    basis: str
+    """``added``, ``created`` or ``published``; ``-`` for queries that do not follow one."""
+
+    @property
+    def settled(self) -> bool:
+        """True when every day of the range is final (nothing will rewrite it)."""
+        return self.end < utc_today() - timedelta(days=1)
+
+
+def max_days() -> int:
+    """``COMMUNITY_STATS_API_MAX_DAYS``: the longest range one query may ask for."""
+    return int(current_app.config.get("COMMUNITY_STATS_API_MAX_DAYS") or 7320)
+
+
+def parse_query(stat, params) -> StatsQuery:
+    """Validate one query (raises :class:`InvalidQuery` / :class:`CommunityNotFound`)."""
+    if not isinstance(stat, str) or stat not in query_names():
+        raise InvalidQuery(f"Unknown query {stat!r}; valid queries: {', '.join(query_names())}")
+    params = params if params is not None else {}
+    if not isinstance(params, dict):
+        raise InvalidQuery(f"The params of query {stat!r} must be an object")
+    unknown = sorted(set(params) - set(PARAMS) - set(IGNORED_PARAMS))
+    if unknown:
+        raise InvalidQuery(
+            f"Unknown parameter(s) for query {stat!r}: {', '.join(unknown)}; "
+            f"valid: {', '.join(PARAMS)}"
+        )
+    try:
+        end = parse_day(params.get("end_date"), "end_date") or utc_today()
+        start = parse_day(params.get("start_date"), "start_date") or date(end.year, 1, 1)
+    except InvalidDate as error:
+        raise InvalidQuery(str(error)) from None
+    if start > end:
+        raise InvalidQuery(f"start_date {start} is after end_date {end}")
+    if (end - start).days + 1 > max_days():
+        raise InvalidQuery(
+            f"The range {start} to {end} is longer than {max_days()} days "
+            "(COMMUNITY_STATS_API_MAX_DAYS)"
+        )
+    basis = params.get("date_basis") or "added"
+    if basis not in BASES:
+        raise InvalidQuery(f"date_basis must be one of {', '.join(BASES)}, not {basis!r}")
+    community = params.get("community_id") or GLOBAL
+    if not isinstance(community, str):
+        raise InvalidQuery("community_id must be a UUID, a slug or 'global'")
+    try:
+        community_id = resolve_community_id(community)
+    except UnknownCommunity:
+        raise CommunityNotFound(f"Community not found: {community}") from None
+    return StatsQuery(stat, community_id, start, end, basis if follows_basis(stat) else "-")
+
+
+def follows_basis(stat: str) -> bool:
+    """True for the queries whose answer depends on ``date_basis``."""
+    return stat in ("record-delta-category", "record-snapshot-category")
+
+
+def community_record(community_id: str):
+    """The community's record (None for global)."""
+    if community_id == GLOBAL:
+        return None
+    from invenio_communities.proxies import current_communities
+
+    return current_communities.service.record_cls.get_record(uuid.UUID(community_id))
+
+
+def check_enabled() -> None:
+    """Raise :class:`StatsDisabled` while ``COMMUNITY_STATS_ENABLED`` is False."""
+    if not current_stats_dashboard.enabled:
+        raise StatsDisabled(DISABLED_MESSAGE)
+
+
+def require_read(identity, query: StatsQuery) -> None:
+    """Raise :class:`QueryDenied` unless ``identity`` may read the query's community."""
+    if not can_read(identity, community_record(query.community_id)):
+        raise QueryDenied(f"You may not read the statistics of {query.community_id}")
+
+
+def _raw(stat: str, query: StatsQuery) -> list[dict]:
+    return read_documents(by_query_type()[stat], query.community_id, query.start, query.end)
+
+
+def compute(query: StatsQuery) -> tuple[object, date | None]:
+    """The query's result and the last day it has data for (no permission check)."""
+    stat = query.stat
+    if stat in META_QUERIES:
+        results = {name: _raw(name, query) for name in by_query_type()}
+        last = _last_day([docs for docs in results.values() if docs])
+        return results, last
+    if stat in CATEGORY_QUERIES:
+        kind = "delta" if "delta" in stat else "snapshot"
+        if stat.startswith("record"):
+            documents = _raw(f"community-record-{kind}-{query.basis}", query)
+            keys = list(active("COMMUNITY_STATS_SUBCOUNTS", usage=False))
+            build = (
+                series.record_delta_category if kind == "delta" else series.record_snapshot_category
+            )
+            return build(documents, keys), _last_day([documents])
+        documents = _raw(f"community-usage-{kind}", query)
+        kinds = active("COMMUNITY_STATS_USAGE_SUBCOUNTS", usage=True)
+        build = series.usage_delta_category if kind == "delta" else series.usage_snapshot_category
+        return build(documents, kinds), _last_day([documents])
+    documents = _raw(stat, query)
+    return documents, _last_day([documents])
+
+
+def _last_day(lists: list[list[dict]]) -> date | None:
+    """The earliest last day over the lists (None when any is empty)."""
+    from ..core.days import day_of
+
+    days = []
+    for documents in lists:
+        if not documents:
+            return None
+        last = documents[-1]
+        days.append(day_of(last.get("snapshot_date") or last.get("period_start")))
+    return min(days) if days else None

@@ -1,0 +1,95 @@
+"""Query results as tables: what CSV and XLSX downloads (and ``read --format csv``) write.
+
+- Daily documents: one row per day, a column per metric (dotted paths such as
+  ``records.added.with_files``), subcounts left to the category queries.
+- Category results: one row per data point: ``subcount, metric, id, name, date, value,
+  value_type``.
+- The meta-query: one table per document type.
+
+Dates are always full ``YYYY-MM-DD`` days.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..core.days import day_of
+
+CATEGORY_HEADERS = ["subcount", "metric", "id", "name", "date", "value", "value_type"]
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    flat = {}
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            flat.update(_flatten(inner, f"{prefix}{key}."))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        flat[prefix[:-1]] = value
+    return flat
+
+
+def document_day(document: dict) -> str:
+    """The day a daily document stands for."""
+    return day_of(document.get("snapshot_date") or document.get("period_start")).isoformat()
+
+
+def documents_table(documents: list[dict]) -> tuple[list[str], list[list]]:
+    """Headers and rows of daily documents (subcounts left out)."""
+    flats = [_flatten({k: v for k, v in doc.items() if k != "subcounts"}) for doc in documents]
+    metrics = list(dict.fromkeys(key for flat in flats for key in flat))
+    headers = ["date", "community_id", *metrics]
+    rows = [
+        [document_day(doc), doc.get("community_id", ""), *(flat.get(m, 0) for m in metrics)]
+        for doc, flat in zip(documents, flats, strict=True)
+    ]
+    return headers, rows
+
+
+def category_table(result: dict) -> tuple[list[str], list[list]]:
+    """Headers and rows of a category result (one row per data point)."""
+    rows = []
+    for subcount, metrics in result.items():
+        for metric, series_list in metrics.items():
+            for series in series_list:
+                for day, value in series["data"]:
+                    rows.append(
+                        [
+                            subcount,
+                            metric,
+                            series["id"],
+                            series["name"],
+                            day,
+                            value,
+                            series["valueType"],
+                        ]
+                    )
+    return CATEGORY_HEADERS, rows
+
+
+def is_category(result) -> bool:
+    """True for a category result (subcount -> metric -> series)."""
+    return isinstance(result, dict) and all(isinstance(v, dict) for v in result.values())
+
+
+def tables(results: dict) -> dict[str, tuple[list[str], list[list]]]:
+    """``name -> (headers, rows)`` for every result (the meta-query gives one per type)."""
+    found = {}
+    for label, result in results.items():
+        if isinstance(result, list):
+            found[label] = documents_table(result)
+        elif is_category(result):
+            found[label] = category_table(result)
+        else:  # the meta-query: {document type: [documents]}
+            for name, documents in result.items():
+                found[f"{label}-{name}" if len(results) > 1 else name] = documents_table(documents)
+    return found
+
+
+def to_csv(headers: list[str], rows: list[list]) -> bytes:
+    """One table as CSV (UTF-8)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return out.getvalue().encode()

@@ -1,0 +1,1 @@
+"""The statistics REST API: resource, config, serializers (see ``views.py``)."""

@@ -1,0 +1,176 @@
+"""The statistics REST resource: ``POST /api/stats-dashboard`` and its GET form.
+
+POST takes the reference implementation's body, several queries at once::
+
+    {"<label>": {"stat": "<query>", "params": {"community_id": ..., "start_date": ...,
+                                              "end_date": ..., "date_basis": ...}}}
+
+GET ``/api/stats-dashboard/<community>/<query>?start_date=...&end_date=...&date_basis=...``
+answers one query. Both answer ``{"<label>": <result>}`` (GET: the label is the query).
+
+Formats by ``Accept`` (JSON, CSV, XLSX, XML), compression by ``Accept-Encoding`` (br,
+gzip), ``ETag`` / ``If-None-Match`` (304), ``Last-Modified``, ``Cache-Control`` (public
+only when anyone may read every community asked for), ``Content-Disposition`` named
+after the community and the range for downloads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import brotli
+import orjson
+from flask import Response, current_app, g, request
+from flask_resources import Resource, route
+from werkzeug.exceptions import NotAcceptable
+
+from ..cache.service import answer
+from ..cache.store import ResponseCache
+from ..core.ids import community_slugs
+from ..queries.errors import InvalidQuery, QueryDenied
+from ..queries.permissions import is_public
+from ..queries.service import (
+    StatsQuery,
+    check_enabled,
+    community_record,
+    parse_query,
+    require_read,
+)
+
+MIN_COMPRESS = 512
+"""Bodies smaller than this many bytes are sent uncompressed."""
+
+
+class StatsDashboardResource(Resource):
+    """Statistics queries over HTTP (thin: parsing, formats and headers)."""
+
+    decorators = []
+
+    def create_url_rules(self):
+        """POST the queries, or GET one."""
+        routes = self.config.routes
+        return [
+            route("POST", routes["queries"], self.post_queries),
+            route("GET", routes["query"], self.get_query),
+        ]
+
+    # ------------------------------------------------------------------ views
+    def post_queries(self):
+        """Several queries in the reference implementation's body."""
+        check_enabled()
+        try:
+            body = orjson.loads(request.get_data() or b"null")
+        except orjson.JSONDecodeError:
+            raise InvalidQuery("The request body is not JSON") from None
+        if not isinstance(body, dict) or not body:
+            raise InvalidQuery(
+                'The body must be {"<label>": {"stat": "<query>", "params": {...}}, ...}'
+            )
+        queries = {}
+        for label, spec in body.items():
+            if not isinstance(spec, dict) or set(spec) - {"stat", "params"}:
+                raise InvalidQuery(
+                    f'Query {label!r} must be {{"stat": "<query>", "params": {{...}}}}'
+                )
+            queries[label] = parse_query(spec.get("stat", label), spec.get("params"))
+        return self._respond(queries)
+
+    def get_query(self):
+        """One query: community and query in the path, the rest in the query string."""
+        check_enabled()
+        args = request.view_args
+        params = {"community_id": args["community_id"], **request.args.to_dict()}
+        return self._respond({args["stat"]: parse_query(args["stat"], params)})
+
+    # ------------------------------------------------------------------ response
+    def _respond(self, queries: dict[str, StatsQuery]) -> Response:
+        identity = g.identity
+        for query in queries.values():
+            try:
+                require_read(identity, query)
+            except QueryDenied as error:
+                error.status = 401 if not identity.id else 403
+                raise
+        serializer = self._serializer()
+        cache = ResponseCache()
+        answers, etags = {}, []
+        for label, query in queries.items():
+            body, etag = answer(query, cache)
+            answers[label] = body
+            etags.append(etag or hashlib.sha1(body).hexdigest())
+        tag = hashlib.sha1(f"{serializer.mimetype}|{'|'.join(etags)}".encode()).hexdigest()
+        headers = {
+            "ETag": f'W/"{tag}"',
+            "Cache-Control": self._cache_control(queries),
+            "Vary": "Accept, Accept-Encoding",
+            "Last-Modified": format_datetime(datetime.now(UTC), usegmt=True),
+        }
+        if request.if_none_match.contains_weak(tag):
+            return Response(status=304, headers=headers)
+        body, content_type = serializer.serialize(answers)
+        if serializer.download:
+            extension = getattr(serializer, "extension_for", lambda _: serializer.extension)(
+                content_type
+            )
+            headers["Content-Disposition"] = (
+                f'attachment; filename="{self._filename(queries)}.{extension}"'
+            )
+        body, encoding = self._compress(body)
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        return Response(body, status=200, content_type=content_type, headers=headers)
+
+    def _serializer(self):
+        serializers = self.config.serializers
+        if not request.accept_mimetypes or request.accept_mimetypes.provided is False:
+            return serializers[self.config.default_accept_mimetype]
+        best = request.accept_mimetypes.best_match(list(serializers), default=None)
+        if best is None:
+            raise NotAcceptable(
+                f"Accept one of: {', '.join(serializers)} (asked: {request.headers.get('Accept')})"
+            )
+        return serializers[best]
+
+    @staticmethod
+    def _compress(body: bytes) -> tuple[bytes, str | None]:
+        if len(body) < MIN_COMPRESS:
+            return body, None
+        accepted = request.accept_encodings
+        if accepted["br"]:
+            return brotli.compress(body, quality=5), "br"
+        if accepted["gzip"]:
+            return gzip.compress(body, compresslevel=6), "gzip"
+        return body, None
+
+    @staticmethod
+    def _cache_control(queries: dict[str, StatsQuery]) -> str:
+        config = current_app.config
+        settled = all(query.settled for query in queries.values())
+        max_age = int(
+            config.get(
+                "COMMUNITY_STATS_API_MAX_AGE_SETTLED"
+                if settled
+                else "COMMUNITY_STATS_API_MAX_AGE_RECENT"
+            )
+            or (3600 if settled else 300)
+        )
+        communities = {query.community_id for query in queries.values()}
+        public = all(is_public(community_record(cid)) for cid in communities)
+        return f"{'public' if public else 'private'}, max-age={max_age}"
+
+    @staticmethod
+    def _filename(queries: dict[str, StatsQuery]) -> str:
+        """``stats-<community slug>-<start>-<end>`` (the first query's community and range)."""
+        first = next(iter(queries.values()))
+        communities = {query.community_id for query in queries.values()}
+        slug = (
+            community_slugs([first.community_id])[first.community_id]
+            if len(communities) == 1
+            else "several"
+        )
+        start = min(q.start for q in queries.values())
+        end = max(q.end for q in queries.values())
+        return f"stats-{slug}-{start.isoformat()}-{end.isoformat()}"
