@@ -22,7 +22,8 @@ Then, each in a child process (so its peak memory is its own):
    series are rewritten from there (history changes move the bookmarks back).
 
 Uses Redis db 12 (``BENCH_REDIS``) for its run lock and the database ``invenio_bench_aggs``
-(``SQLALCHEMY_DATABASE_URI``; nothing is written to it). Prints wall time, documents per
+(``SQLALCHEMY_DATABASE_URI``; its tables are created, nothing is written to them: the
+files query of each page of records finds none and the index's entries count). Prints wall time, documents per
 second, search requests per document and per community-day (every request through the
 client transport, bulk writes included) and peak RSS.
 """
@@ -40,7 +41,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from common import count_requests, make_app, peak_rss_mb, running_engine
+from common import count_requests, ensure_database, make_app, peak_rss_mb, running_engine
 
 from invenio_stats_dashboard.core.indices import prefixed
 
@@ -259,7 +260,7 @@ def setup(records: int, communities: int) -> dict:
     from invenio_search import current_search
 
     redis.Redis.from_url(current_app.config["CACHE_REDIS_URL"]).flushdb()
-
+    ensure_database(current_app)  # empty: files of these index-only records come from the index
     for put in (
         current_search.put_templates,
         current_search.put_component_templates,
