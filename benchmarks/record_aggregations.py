@@ -23,9 +23,9 @@ Then, each in a child process (so its peak memory is its own):
 
 Uses Redis db 12 (``BENCH_REDIS``) for its run lock and the database ``invenio_bench_aggs``
 (``SQLALCHEMY_DATABASE_URI``; its tables are created, nothing is written to them: the
-files query of each page of records finds none and the index's entries count). Prints wall time, documents per
-second, search requests per document and per community-day (every request through the
-client transport, bulk writes included) and peak RSS.
+files query of each page of records finds none and the index's entries count). Prints
+wall time, documents per second, search requests per document and per community-day
+(every request through the client transport, bulk writes included) and peak RSS.
 """
 
 from __future__ import annotations
