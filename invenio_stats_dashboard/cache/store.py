@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import redis
 from flask import current_app
@@ -98,11 +99,17 @@ class Entry:
     created: float
 
 
+@lru_cache(maxsize=8)
+def _client(url: str) -> redis.Redis:
+    """One client (and connection pool) per cache URL and process."""
+    return redis.Redis.from_url(url)
+
+
 class ResponseCache:
     """Get, put and drop entries; counters and listings for the ``cache`` commands."""
 
     def __init__(self, client: redis.Redis | None = None):
-        self.client = client or redis.Redis.from_url(cache_url())
+        self.client = client or _client(cache_url())
 
     # ------------------------------------------------------------------ entries
     def get(self, key: CacheKey) -> Entry | None:

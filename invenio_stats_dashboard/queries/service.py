@@ -132,10 +132,15 @@ def check_enabled() -> None:
         raise StatsDisabled(DISABLED_MESSAGE)
 
 
-def require_read(identity, query: StatsQuery) -> None:
-    """Raise :class:`QueryDenied` unless ``identity`` may read the query's community."""
-    if not can_read(identity, community_record(query.community_id)):
-        raise QueryDenied(f"You may not read the statistics of {query.community_id}")
+def require_read(identity, community_id: str, community=None) -> None:
+    """Raise :class:`QueryDenied` unless ``identity`` may read the community's statistics.
+
+    ``community``: its record when the caller already has it (None: read here).
+    """
+    if community is None and community_id != GLOBAL:
+        community = community_record(community_id)
+    if not can_read(identity, community):
+        raise QueryDenied(f"You may not read the statistics of {community_id}")
 
 
 def _raw(stat: str, query: StatsQuery) -> list[dict]:

@@ -88,9 +88,10 @@ class StatsDashboardResource(Resource):
     # ------------------------------------------------------------------ response
     def _respond(self, queries: dict[str, StatsQuery]) -> Response:
         identity = g.identity
-        for query in queries.values():
+        communities = {q.community_id: community_record(q.community_id) for q in queries.values()}
+        for community_id, community in communities.items():
             try:
-                require_read(identity, query)
+                require_read(identity, community_id, community)
             except QueryDenied as error:
                 error.status = 401 if not identity.id else 403
                 raise
@@ -104,7 +105,7 @@ class StatsDashboardResource(Resource):
         tag = hashlib.sha1(f"{serializer.mimetype}|{'|'.join(etags)}".encode()).hexdigest()
         headers = {
             "ETag": f'W/"{tag}"',
-            "Cache-Control": self._cache_control(queries),
+            "Cache-Control": self._cache_control(queries, communities),
             "Vary": "Accept, Accept-Encoding",
             "Last-Modified": format_datetime(datetime.now(UTC), usegmt=True),
         }
@@ -146,7 +147,7 @@ class StatsDashboardResource(Resource):
         return body, None
 
     @staticmethod
-    def _cache_control(queries: dict[str, StatsQuery]) -> str:
+    def _cache_control(queries: dict[str, StatsQuery], communities: dict) -> str:
         config = current_app.config
         settled = all(query.settled for query in queries.values())
         max_age = int(
@@ -157,8 +158,7 @@ class StatsDashboardResource(Resource):
             )
             or (3600 if settled else 300)
         )
-        communities = {query.community_id for query in queries.values()}
-        public = all(is_public(community_record(cid)) for cid in communities)
+        public = all(is_public(community) for community in communities.values())
         return f"{'public' if public else 'private'}, max-age={max_age}"
 
     @staticmethod
