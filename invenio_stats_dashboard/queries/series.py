@@ -113,7 +113,18 @@ class SeriesBuilder:
 
 
 # --------------------------------------------------------------------------- records
-RECORD_DELTA_GLOBAL = ["records", "fileCount", "dataVolume", "parents", "uploaders"]
+RECORD_DELTA_GLOBAL = [
+    "records",
+    "fileCount",
+    "dataVolume",
+    "parents",
+    "uploaders",
+    "recordsAdded",
+    "recordsRemoved",
+    "fileCountAdded",
+    "fileCountRemoved",
+]
+"""The reference's five, then the additions and removals behind the net figures."""
 RECORD_DELTA_ITEM = ["records", "fileCount", "dataVolume", "parents"]
 RECORD_SNAPSHOT_GLOBAL = ["records", "parents", "uploaders", "fileCount", "dataVolume"]
 RECORD_SNAPSHOT_ITEM = ["records", "parents", "fileCount", "dataVolume"]
@@ -172,7 +183,17 @@ def record_delta_category(documents: list[dict], subcount_keys: list[str]) -> di
     for doc in documents:
         day = _day(doc)
         builder.days.append(day)
-        builder.add_global(day, {**_record_delta_values(doc), "uploaders": doc.get("uploaders", 0)})
+        builder.add_global(
+            day,
+            {
+                **_record_delta_values(doc),
+                "uploaders": doc.get("uploaders", 0),
+                "recordsAdded": sum(doc["records"]["added"].values()),
+                "recordsRemoved": sum(doc["records"]["removed"].values()),
+                "fileCountAdded": doc["files"]["added"]["file_count"],
+                "fileCountRemoved": doc["files"]["removed"]["file_count"],
+            },
+        )
         for split in SPLITS:
             builder.add_item(
                 "filePresence", split, SPLIT_NAMES[split], day, _record_delta_presence(doc, split)

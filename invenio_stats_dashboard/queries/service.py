@@ -6,7 +6,8 @@ A request names queries, each ``{"stat": <query>, "params": {...}}``:
 - the meta-query ``community-stats`` (alias ``global-stats``): all eight at once;
 - the four category queries of the dashboard (``record-delta-category``,
   ``record-snapshot-category``, ``usage-delta-category``, ``usage-snapshot-category``):
-  data series (:mod:`.series`).
+  data series (:mod:`.series`);
+- ``top-records``: the most viewed and most downloaded records of the range (:mod:`.top`).
 
 Params: ``community_id`` (UUID, slug or ``global``; default ``global``), ``start_date``
 and ``end_date`` (``YYYY-MM-DD``, inclusive; default: the current year up to today),
@@ -18,7 +19,7 @@ is accepted and ignored (the reference dashboard sends it).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from flask import current_app
@@ -42,13 +43,14 @@ CATEGORY_QUERIES = (
     "usage-delta-category",
     "usage-snapshot-category",
 )
+TOP_RECORDS = "top-records"
 PARAMS = ("community_id", "start_date", "end_date", "date_basis")
 IGNORED_PARAMS = ("optimize",)
 
 
 def query_names() -> list[str]:
     """Every query a request may name."""
-    return [*by_query_type(), *META_QUERIES, *CATEGORY_QUERIES]
+    return [*by_query_type(), *META_QUERIES, *CATEGORY_QUERIES, TOP_RECORDS]
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,11 @@ def compute(query: StatsQuery) -> tuple[object, date | None]:
         kinds = active("COMMUNITY_STATS_USAGE_SUBCOUNTS", usage=True)
         build = series.usage_delta_category if kind == "delta" else series.usage_snapshot_category
         return build(documents, kinds), _last_day([documents])
+    if stat == TOP_RECORDS:
+        from .top import top_records
+
+        usage_end = _raw("community-usage-delta", replace(query, start=query.end))
+        return top_records(query.community_id, query.start, query.end), _last_day([usage_end])
     documents = _raw(stat, query)
     return documents, _last_day([documents])
 
