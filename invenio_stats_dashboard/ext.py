@@ -60,7 +60,16 @@ class InvenioStatsDashboard:
 
 
 def finalize_app(app: Flask) -> None:
-    """Once every extension is initialised: the tracked inclusion request is registered."""
+    """Once every extension is initialised (UI app): tracked inclusion requests, menus."""
+    from .membership.tracking import track_registered_inclusion_requests
+    from .ui.views import register_menus
+
+    track_registered_inclusion_requests(app)
+    register_menus(app)
+
+
+def api_finalize_app(app: Flask) -> None:
+    """Once every extension is initialised (API app): tracked inclusion requests."""
     from .membership.tracking import track_registered_inclusion_requests
 
     track_registered_inclusion_requests(app)

@@ -1,0 +1,1 @@
+"""The dashboard pages (UI app): a community's statistics and the whole site's."""
