@@ -88,11 +88,20 @@ function rangeOf(preset) {
 }
 
 // --------------------------------------------------------------------------- API
+function csrfToken() {
+  // Invenio's REST API checks a logged-in session's POSTs against its CSRF cookie
+  const cookie = document.cookie.split("; ").find((item) => item.startsWith("csrftoken="));
+  return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : null;
+}
+
 async function post(body, accept = "application/json") {
+  const headers = { "Content-Type": "application/json", Accept: accept };
+  const token = csrfToken();
+  if (token) headers["X-CSRFToken"] = token;
   const response = await fetch(settings.api, {
     method: "POST",
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: accept },
+    headers,
     body: JSON.stringify(body),
   });
   if (!response.ok) {

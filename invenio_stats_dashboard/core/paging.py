@@ -108,10 +108,11 @@ def scroll_hits(
     size: int = 1000,
     source: list[str] | bool | None = None,
     scroll: str = "5m",
+    **search_kwargs,
 ) -> Iterator[dict]:
     """Every hit of ``query`` in no particular order (a scroll); closes it when done."""
     body: dict = {"query": query or {"match_all": {}}}
-    kwargs = {} if source is None else {"_source": source}
+    kwargs = dict(search_kwargs) if source is None else {**search_kwargs, "_source": source}
     hits = search_engine.helpers.scan(
         client,
         index=index,

@@ -100,14 +100,13 @@ def community_history(community_id: str, page_size: int = 2000) -> dict[str, Mem
     them all; a half-finished one never mixes old and new).
     """
     found: dict[str, MemberHistory] = {}
-    if not history_exists():
-        return found
     for hit in scroll_hits(
         current_search_client,
         indices.events_alias(),
         {"term": {"community_id": community_id}},
         size=page_size,
         source=HISTORY_FIELDS,
+        **_ABSENT_OK,
     ):
         source = hit["_source"]
         entry = found.get(source["record_id"])

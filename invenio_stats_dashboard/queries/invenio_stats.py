@@ -12,9 +12,6 @@ from .errors import QueryError
 from .permissions import can_read
 from .service import community_record, compute, parse_query, query_names
 
-CLS = "invenio_stats_dashboard.queries.invenio_stats:StatsDashboardQuery"
-PERMISSION_FACTORY = "invenio_stats_dashboard.queries.invenio_stats:permission_factory"
-
 
 class StatsDashboardQuery:
     """An invenio-stats query class answering one of this package's queries."""
@@ -53,6 +50,6 @@ def permission_factory(query_name: str, params: dict):
 def stats_queries() -> dict:
     """``STATS_QUERIES`` entries of every query of this package."""
     return {
-        name: {"cls": CLS, "permission_factory": PERMISSION_FACTORY, "params": {}}
+        name: {"cls": StatsDashboardQuery, "permission_factory": permission_factory, "params": {}}
         for name in query_names()
     }

@@ -94,7 +94,7 @@ def api_site(running_app, database, UserFixture):
             owner,
             factories.RecordSpec(
                 metadata=factories.default_metadata(
-                    spec.key, resource_type={"id": spec.resource_type}
+                    f"Record {spec.key}", resource_type={"id": spec.resource_type}
                 ),
                 files=spec.files,
                 communities=[communities[c] for c in spec.communities],
@@ -127,9 +127,14 @@ def api(running_app, api_site):
 
     def _call(method, path, json=None, user=None, headers=None, data=None):
         client = app.test_client()
+        headers = dict(headers or {})
         if user is not None:
             api_site.users[user].login(client)
-        return client.open(path, method=method, json=json, data=data, headers=headers or {})
+            # a logged-in browser sends the CSRF cookie back as a header, as the page does
+            # (a first request after the login gets the session's token)
+            client.get("/stats-dashboard/global/top-records")
+            headers.setdefault("X-CSRFToken", client.get_cookie("csrftoken").value)
+        return client.open(path, method=method, json=json, data=data, headers=headers)
 
     return _call
 
