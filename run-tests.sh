@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command: virtualenv + install, PostgreSQL and Redis (started
-# if missing), ruff, the docs build, then pytest. Extra arguments go to pytest.
+# if missing), Chromium and the frontend's dependencies (installed if missing), ruff, the
+# docs build, then pytest. Extra arguments go to pytest.
 # Search: an embedded osmem-server is started by the test session; set
 # INVENIO_SEARCH_HOSTS (e.g. "[{'host': 'localhost', 'port': 9200}]") to use a real OpenSearch.
 set -euo pipefail
@@ -11,6 +12,8 @@ source "$ROOT/scripts/stack.sh"
 
 ensure_venv
 ensure_services
+ensure_browser
+ensure_frontend
 export SQLALCHEMY_DATABASE_URI=${SQLALCHEMY_DATABASE_URI:-$SQLALCHEMY_DATABASE_URI_BASE/invenio_stats_test}
 export CACHE_REDIS_URL=${CACHE_REDIS_URL:-$REDIS_URL_BASE/2}
 

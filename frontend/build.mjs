@@ -2,7 +2,10 @@
 import { build } from "esbuild";
 import { statSync } from "node:fs";
 
-const outdir = "../invenio_stats_dashboard/ui/static/stats_dashboard";
+// `node build.mjs --outdir DIR` builds elsewhere (the tests check the committed bundle
+// is what the sources build to)
+const flag = process.argv.indexOf("--outdir");
+const outdir = flag > 0 ? process.argv[flag + 1] : "../invenio_stats_dashboard/ui/static/stats_dashboard";
 await build({
   entryPoints: { "stats-dashboard": "src/index.js" },
   bundle: true,

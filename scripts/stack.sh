@@ -142,3 +142,20 @@ ensure_redis() {
 }
 
 ensure_services() { ensure_postgres && ensure_redis; }
+
+ensure_browser() {  # headless Chromium and its driver, for the dashboard pages' tests
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return 0; fi
+  log "installing Chromium and ChromeDriver (Debian's chromium, chromium-driver) for the browser tests"
+  apt_install chromium chromium-driver
+}
+
+ensure_frontend() {  # the frontend's locked dependencies (esbuild, uPlot, axe-core)
+  local stamp="$ROOT/frontend/node_modules/.installed-$(sha1sum "$ROOT/frontend/package-lock.json" | cut -c1-40)"
+  [ -f "$stamp" ] && return 0
+  if ! command -v npm >/dev/null; then
+    log "installing Node.js and npm with apt"
+    apt_install nodejs npm
+  fi
+  log "installing the frontend's locked dependencies (npm ci)"
+  (cd "$ROOT/frontend" && npm ci --no-audit --no-fund --loglevel=error) && touch "$stamp"
+}

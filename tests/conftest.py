@@ -91,6 +91,21 @@ def fresh_test_services():
     yield
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fresh_redis_per_module():
+    """Each module starts with empty Redis dbs.
+
+    Every module builds a new database, where user ids start again at 1; caches keyed by
+    user id (community roles, access grants such as a superuser's) would otherwise carry
+    one module's permissions over to another module's user with the same id.
+    """
+    import redis
+
+    for url in (os.environ["CACHE_REDIS_URL"], os.environ["STATS_CACHE_REDIS_URL"]):
+        redis.Redis.from_url(url).flushdb()
+    yield
+
+
 @pytest.fixture(scope="session")
 def search_engine():
     """Search hosts for the whole session: from the environment, or a fresh osmem-server."""

@@ -31,3 +31,23 @@ def test_invenio_cli_groups(tmp_path: Path, group: str, text: str):
     )
     assert result.returncode == 0, result.stderr
     assert text in result.stdout
+
+
+def test_committed_bundle_is_what_the_sources_build(tmp_path: Path):
+    """The dashboard's prebuilt bundle is reproducible from frontend/ (locked deps)."""
+    root = Path(__file__).resolve().parents[1]
+    frontend = root / "frontend"
+    assert (frontend / "node_modules" / "esbuild").exists(), "run ./run-tests.sh (npm ci)"
+    result = subprocess.run(
+        ["node", "build.mjs", "--outdir", str(tmp_path)],
+        cwd=frontend,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    shipped = root / "invenio_stats_dashboard" / "ui" / "static" / "stats_dashboard"
+    for name in ("stats-dashboard.js", "stats-dashboard.css"):
+        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), (
+            f"{name} is stale: run scripts/build-frontend.sh and commit the bundle"
+        )

@@ -9,7 +9,14 @@ import { bucketed, globalSeries, itemTotals, last, sum } from "./series.js";
 
 const root = document.getElementById("stats-dashboard");
 const settings = JSON.parse(root.dataset.settings || "{}");
-const timing = (window.statsDashboard = { started: performance.now(), firstChartMs: null, loads: 0 });
+// what the page shows, for people's tools and the browser tests
+const timing = (window.statsDashboard = {
+  started: performance.now(),
+  firstChartMs: null,
+  loads: 0,
+  charts: [],
+  cards: {},
+});
 
 const BASES = {
   added: "Added: records count from the day they joined the community.",
@@ -25,19 +32,20 @@ const PRESETS = {
 };
 const GRANULARITIES = { day: "Day", week: "Week", month: "Month", year: "Year" };
 const BREAKDOWNS = [
-  ["resourceTypes", "Resource types"],
-  ["accessStatuses", "Access statuses"],
-  ["languages", "Languages"],
-  ["subjects", "Subjects"],
-  ["rights", "Rights"],
-  ["funders", "Funders"],
-  ["affiliations", "Affiliations"],
-  ["publishers", "Publishers"],
-  ["periodicals", "Periodicals"],
-  ["fileTypes", "File types"],
-  ["countries", "Countries"],
-  ["referrers", "Referrers"],
+  ["resourceTypes", "Resource types", "Resource type"],
+  ["accessStatuses", "Access statuses", "Access status"],
+  ["languages", "Languages", "Language"],
+  ["subjects", "Subjects", "Subject"],
+  ["rights", "Rights", "Rights"],
+  ["funders", "Funders", "Funder"],
+  ["affiliations", "Affiliations", "Affiliation"],
+  ["publishers", "Publishers", "Publisher"],
+  ["periodicals", "Periodicals", "Periodical"],
+  ["fileTypes", "File types", "File type"],
+  ["countries", "Countries", "Country"],
+  ["referrers", "Referrers", "Referrer"],
 ];
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
 const COLORS = ["#1f5f9e", "#b3391f", "#2e7d32", "#6a3d9a"];
 
 const state = { preset: "thisYear", start: null, end: null, basis: "added", granularity: "month", data: null };
@@ -246,6 +254,7 @@ function controls() {
 
 // --------------------------------------------------------------------------- pieces
 function card(label, value, change) {
+  timing.cards[label] = value;
   return h(
     "div",
     { class: "sd-card" },
@@ -281,6 +290,7 @@ function chart(title, lines, cumulative, formatter = formatNumber) {
     figure.append(h("p", { class: "sd-empty", text: "No data in this period." }));
     return figure;
   }
+  timing.charts.push({ title, lines: Object.fromEntries(bucketedLines) });
   const summary = bucketedLines
     .map(([label, points]) => `${label}: ${formatter(cumulative ? last(points) : sum(points))}`)
     .join("; ");
@@ -297,7 +307,14 @@ function chart(title, lines, cumulative, formatter = formatNumber) {
       width,
       height: 220,
       scales: { x: { time: true } },
-      axes: [{}, { values: (_, ticks) => ticks.map((v) => formatter(v)), size: 70 }],
+      axes: [
+        {},
+        {
+          values: (_, ticks) => ticks.map((v) => formatter(v)),
+          size: 70,
+          incrs: formatter === formatNumber ? COUNT_STEPS : undefined,
+        },
+      ],
       series: [
         {},
         ...bucketedLines.map(([label], index) => ({
@@ -366,7 +383,7 @@ function breakdowns(data) {
   const section = h("section", { class: "sd-breakdowns", "aria-labelledby": "sd-breakdowns-title" });
   section.append(h("h2", { id: "sd-breakdowns-title", text: "Breakdowns" }));
   const grid = h("div", { class: "sd-breakdown-grid" });
-  for (const [key, label] of BREAKDOWNS) {
+  for (const [key, label, singular] of BREAKDOWNS) {
     const records = itemTotals(data.recordSnapshot, key, "records", true);
     const files = itemTotals(data.recordSnapshot, key, "dataVolume", true);
     const views = itemTotals(data.usageDelta, key, "views", false);
@@ -384,7 +401,7 @@ function breakdowns(data) {
         { text: formatNumber(counts[3]), sort: counts[3] },
       ];
     });
-    grid.append(sortableTable(label, [label.replace(/s$/, ""), "Records", "Data volume", "Views", "Downloads"], rows));
+    grid.append(sortableTable(label, [singular, "Records", "Data volume", "Views", "Downloads"], rows));
   }
   if (!grid.children.length) section.append(h("p", { class: "sd-empty", text: "No breakdowns for this period." }));
   section.append(grid);
@@ -422,6 +439,8 @@ const charts = [];
 
 function render() {
   charts.splice(0).forEach(([plot]) => plot.destroy());
+  timing.charts = [];
+  timing.cards = {};
   const data = state.data;
   if (!data) return;
   if (!settings.dataAsOf) {

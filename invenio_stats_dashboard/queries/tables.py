@@ -67,6 +67,33 @@ def category_table(result: dict) -> tuple[list[str], list[list]]:
     return CATEGORY_HEADERS, rows
 
 
+TOP_HEADERS = ["list", "rank", "id", "title", "views", "downloads", "url"]
+
+
+def top_table(result: dict) -> tuple[list[str], list[list]]:
+    """Headers and rows of ``top-records`` (both lists, ranked)."""
+    rows = []
+    for kind, items in result.items():
+        for rank, item in enumerate(items, start=1):
+            rows.append(
+                [
+                    kind,
+                    rank,
+                    item["id"],
+                    item["title"],
+                    item["views"],
+                    item["downloads"],
+                    item["url"],
+                ]
+            )
+    return TOP_HEADERS, rows
+
+
+def is_top(result) -> bool:
+    """True for a ``top-records`` result."""
+    return isinstance(result, dict) and set(result) == {"by_view", "by_download"}
+
+
 def is_category(result) -> bool:
     """True for a category result (subcount -> metric -> series)."""
     return isinstance(result, dict) and all(isinstance(v, dict) for v in result.values())
@@ -78,6 +105,8 @@ def tables(results: dict) -> dict[str, tuple[list[str], list[list]]]:
     for label, result in results.items():
         if isinstance(result, list):
             found[label] = documents_table(result)
+        elif is_top(result):
+            found[label] = top_table(result)
         elif is_category(result):
             found[label] = category_table(result)
         else:  # the meta-query: {document type: [documents]}

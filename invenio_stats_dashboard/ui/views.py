@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, current_app, g, render_template, url_for
+from flask import Blueprint, current_app, g, render_template, url_for
 from flask_menu import current_menu
 from invenio_i18n import lazy_gettext as _
 
@@ -64,12 +64,24 @@ def _render(templates: list[str], **context) -> str:
         return render_template("invenio_stats_dashboard/minimal.html", **context)
 
 
+def _refused(status: int = 403):
+    """The site's error page for ``status`` (or the minimal one), with that status."""
+    message = _("You may not see these statistics.") if status == 403 else _("Not found.")
+    try:
+        page = render_template(f"invenio_theme/{status}.html")
+    except Exception:  # noqa: BLE001 - an unbuilt theme (webpack manifest) must not 500
+        page = render_template(
+            "invenio_stats_dashboard/minimal.html", page_title=message, message=message
+        )
+    return page, status
+
+
 def global_stats():
     """The whole repository's statistics."""
     if not current_stats_dashboard.enabled:
-        abort(404)
+        return _refused(404)
     if not can_read(g.identity, None):
-        abort(403)
+        return _refused(403)
     settings = dashboard_settings(GLOBAL, _("All records of the repository"), None)
     return _render(
         ["invenio_stats_dashboard/global.html"],
@@ -85,16 +97,22 @@ def community_stats(pid_value):
         HEADER_PERMISSIONS,
         render_community_theme_template,
     )
-    from invenio_records_resources.services.errors import PermissionDeniedError
+    from invenio_pidstore.errors import PIDDoesNotExistError
+    from invenio_records_resources.services.errors import (
+        PermissionDeniedError,
+        RecordPermissionDeniedError,
+    )
 
     if not current_stats_dashboard.enabled:
-        abort(404)
+        return _refused(404)
     try:
         community = current_communities.service.read(identity=g.identity, id_=pid_value)
-    except PermissionDeniedError:
-        abort(403)
+    except (PermissionDeniedError, RecordPermissionDeniedError):
+        return _refused(403)
+    except PIDDoesNotExistError:
+        return _refused(404)
     if not can_read(g.identity, community._record):
-        abort(403)
+        return _refused(403)
     community_ui = community.to_dict()
     title = community_ui["metadata"]["title"]
     settings = json.dumps(dashboard_settings(str(community.id), title, community_ui["slug"]))
