@@ -2,8 +2,9 @@
 # Demo: builds a small InvenioRDM 14 site on real parts (PostgreSQL, Redis, an embedded
 # OpenSearch-compatible engine) and runs the product's whole job with its own commands.
 #
-#   ./run-demo.sh          build (or rebuild) the demo site and run the job
-#   ./run-demo.sh stop     stop the demo's search engine (the site lives in its memory)
+#   ./run-demo.sh          build (or rebuild) the demo site, run the job, serve its pages
+#   ./run-demo.sh stop     stop the demo's web server and search engine (the site lives in
+#                          the engine's memory)
 #   ./run-demo.sh clean    stop, drop the demo database and remove ./demo/
 #
 # Set INVENIO_SEARCH_HOSTS (e.g. "[{'host': 'localhost', 'port': 9200}]") to use a real
@@ -17,13 +18,23 @@ source "$ROOT/scripts/stack.sh"
 DEMO=$ROOT/demo
 DEMO_DB=invenio_stats_demo
 OSMEM_PORT=${DEMO_SEARCH_PORT:-19211}
+WEB_PORT=${DEMO_WEB_PORT:-5000}
 RECORDS=${DEMO_RECORDS:-200}
 
-stop_engine() {
-  if [ -f "$DEMO/osmem.pid" ]; then
-    kill "$(cat "$DEMO/osmem.pid")" 2>/dev/null || true
-    rm -f "$DEMO/osmem.pid"
+stop_pid() {  # $1 = pid file, $2 = text its process's command line must hold
+  local pidfile=$1 expected=$2 pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  # a PID file can outlive its process and the PID be reused: only stop ours
+  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$expected"; then
+    kill "$pid" 2>/dev/null || true
   fi
+  rm -f "$pidfile"
+}
+
+stop_engine() {
+  stop_pid "$DEMO/web.pid" "invenio_stats_dashboard.demo.serve"
+  stop_pid "$DEMO/osmem.pid" "osmem-server"
 }
 
 drop_demo_db() {
@@ -36,7 +47,7 @@ PY
 }
 
 case "${1:-run}" in
-  stop) stop_engine; echo "demo search engine stopped"; exit 0 ;;
+  stop) stop_engine; echo "demo web server and search engine stopped"; exit 0 ;;
   clean)
     stop_engine
     ensure_venv >/dev/null; ensure_services
@@ -100,9 +111,6 @@ RECORD_IMPORTER_BATCH_DELAY = 0
 STATS_DASHBOARD_PID_DIR = "$DEMO"
 # Warnings and errors on the console (InvenioRDM logs at DEBUG otherwise).
 LOGGING_CONSOLE_LEVEL = "WARNING"
-# The demo's records go back about three years: one aggregation run covers them all
-# (on a real site the default catch-up keeps each run bounded; later runs continue).
-COMMUNITY_STATS_CATCHUP_INTERVAL = 1500
 
 # Knowledge Commons custom fields, as the live site registers them.
 from invenio_record_importer_kcworks.custom_fields import kc_custom_fields_config
@@ -150,9 +158,22 @@ run invenio community-stats read --community-id urban-studies \
   --start-date "$MONTH_AGO" --end-date "$TODAY"
 run invenio community-stats read --start-date "$MONTH_AGO" --end-date "$TODAY"
 
+log "serving the dashboard pages and the API on http://127.0.0.1:$WEB_PORT"
+nohup "$VENV/bin/python" -m invenio_stats_dashboard.demo.serve --port "$WEB_PORT" >"$DEMO/web.log" 2>&1 &
+echo $! >"$DEMO/web.pid"
+for _ in $(seq 150); do
+  "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$WEB_PORT/stats', timeout=2)" 2>/dev/null && break
+  sleep 0.2
+done
+
 cat <<NEXT
 
 Done in ${SECONDS}s. The demo instance keeps running (its search engine lives in memory).
+
+Dashboard pages (the web app runs in the background, log: $DEMO/web.log):
+  http://127.0.0.1:$WEB_PORT/stats
+  http://127.0.0.1:$WEB_PORT/communities/urban-studies/stats
+  http://127.0.0.1:$WEB_PORT/api/stats-dashboard/urban-studies/usage-delta-category
 
 Try next (in this shell, or after these two lines in a new one):
   export INVENIO_INSTANCE_PATH=$DEMO
@@ -164,6 +185,6 @@ Try next (in this shell, or after these two lines in a new one):
   invenio community-stats usage-events status
   invenio importer update_created_dates --dry-run --verbose
 
-Stop the demo:                ./run-demo.sh stop
+Stop the demo (web and engine): ./run-demo.sh stop
 Remove everything it created: ./run-demo.sh clean
 NEXT
