@@ -204,6 +204,19 @@ def search(search):
         list(put())
     put_custom_field_mappings()
     yield search
+    # stats indices are made on demand, outside invenio-search's registry: drop them
+    # here so no module sees another module's events or bookmarks
+    _delete_stats_indices()
+
+
+def _delete_stats_indices() -> None:
+    from flask import current_app
+    from invenio_search import current_search_client
+
+    prefix = current_app.config.get("SEARCH_INDEX_PREFIX", "")
+    current_search_client.indices.delete(
+        index=f"{prefix}events-stats-*,{prefix}stats-*", ignore=[404], expand_wildcards="all"
+    )
 
 
 def _record_indices() -> list[str]:
@@ -226,14 +239,10 @@ def search_clear(search):
 
 def reset_search_data() -> None:
     """Drop record/community documents and every stats index; keep vocabularies."""
-    from flask import current_app
     from invenio_search import current_search, current_search_client
 
-    prefix = current_app.config.get("SEARCH_INDEX_PREFIX", "")
     list(current_search.delete(index_list=_record_indices(), ignore=[404]))
-    current_search_client.indices.delete(
-        index=f"{prefix}events-stats-*,{prefix}stats-*", ignore=[404], expand_wildcards="all"
-    )
+    _delete_stats_indices()
     list(current_search.create(ignore_existing=True, index_list=_record_indices()))
     put_custom_field_mappings()
     current_search_client.indices.refresh()

@@ -77,7 +77,8 @@ def test_killed_background_migration_resumes(
     assert bm["state"] == "copying"
     copied = _ids(indices.enriched_index("view", "2024-03"))
     assert len(copied) == len(set(copied)) >= bm["written"]
-    resumed = Migrator(MigrationOptions(event_types=("view",), batch_size=20)).run()[0]
+    options = MigrationOptions(event_types=("view",), months=("2024-03",), batch_size=20)
+    resumed = Migrator(options).run()[0]
     assert resumed.state == "migrated", resumed.message
     assert resumed.written == total - bm["written"]
     target = _ids(indices.enriched_index("view", "2024-03"))
