@@ -14,7 +14,7 @@ from flask import current_app
 
 from ..core.days import utc_today
 from ..queries.service import CATEGORY_QUERIES, StatsQuery, compute, follows_basis
-from .store import CacheKey, ResponseCache, pattern
+from .store import CacheKey, Entry, ResponseCache, pattern
 
 
 def cache_enabled() -> bool:
@@ -32,24 +32,22 @@ def to_json(result) -> bytes:
     return orjson.dumps(result)
 
 
-def answer(query: StatsQuery, cache: ResponseCache | None = None) -> tuple[bytes, str | None]:
-    """``(JSON bytes, etag or None)`` of a query, from the cache or computed.
+def answer(query: StatsQuery, cache: ResponseCache | None = None) -> Entry:
+    """A query's JSON answer with its ETag and when it was computed, from the cache or fresh.
 
     A computed answer is stored when complete (its documents reach the range's last day).
     """
     if not cache_enabled():
-        result, _ = compute(query)
-        return to_json(result), None
+        return Entry.of(to_json(compute(query)[0]))
     cache = cache or ResponseCache()
     key = key_of(query)
     entry = cache.get(key)
     if entry is not None:
-        return entry.body, entry.etag
+        return entry
     result, last = compute(query)
-    body = to_json(result)
     if last is not None and last >= query.end:
-        return body, cache.put(key, body, settled=query.settled).etag
-    return body, None
+        return cache.put(key, to_json(result), settled=query.settled)
+    return Entry.of(to_json(result))
 
 
 STAT_GROUPS = {

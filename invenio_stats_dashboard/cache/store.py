@@ -98,6 +98,11 @@ class Entry:
     etag: str
     created: float
 
+    @classmethod
+    def of(cls, body: bytes) -> Entry:
+        """A result computed just now."""
+        return cls(body, hashlib.sha1(body).hexdigest(), time.time())
+
 
 @lru_cache(maxsize=8)
 def _client(url: str) -> redis.Redis:
@@ -132,7 +137,7 @@ class ResponseCache:
             )
             or (7 * 86400 if settled else 600)
         )
-        entry = Entry(body, hashlib.sha1(body).hexdigest(), time.time())
+        entry = Entry.of(body)
         pipe = self.client.pipeline()
         pipe.hset(str(key), mapping={"body": body, "etag": entry.etag, "created": entry.created})
         pipe.expire(str(key), ttl)

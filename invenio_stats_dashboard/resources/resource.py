@@ -97,17 +97,17 @@ class StatsDashboardResource(Resource):
                 raise
         serializer = self._serializer()
         cache = ResponseCache()
-        answers, etags = {}, []
-        for label, query in queries.items():
-            body, etag = answer(query, cache)
-            answers[label] = body
-            etags.append(etag or hashlib.sha1(body).hexdigest())
+        entries = {label: answer(query, cache) for label, query in queries.items()}
+        answers = {label: entry.body for label, entry in entries.items()}
+        etags = [entry.etag for entry in entries.values()]
+        computed = max(entry.created for entry in entries.values())
         tag = hashlib.sha1(f"{serializer.mimetype}|{'|'.join(etags)}".encode()).hexdigest()
         headers = {
             "ETag": f'W/"{tag}"',
             "Cache-Control": self._cache_control(queries, communities),
             "Vary": "Accept, Accept-Encoding",
-            "Last-Modified": format_datetime(datetime.now(UTC), usegmt=True),
+            # when the answer was computed from the daily documents (cached or just now)
+            "Last-Modified": format_datetime(datetime.fromtimestamp(computed, UTC), usegmt=True),
         }
         if request.if_none_match.contains_weak(tag):
             return Response(status=304, headers=headers)

@@ -4,6 +4,7 @@ permission case and bad input, numbers against a brute force over the fixture tr
 import gzip
 import io
 import json
+import time
 import zipfile
 from datetime import date, timedelta
 from xml.etree import ElementTree
@@ -392,6 +393,11 @@ def test_etag_and_cache_headers(api, api_site):
     assert first.headers["Cache-Control"].startswith("public, max-age=")
     again = api("POST", URL, json=one, headers={"If-None-Match": etag})
     assert again.status_code == 304 and not again.data
+    # a cached answer keeps the moment it was computed
+    time.sleep(1.1)
+    cached = api("POST", URL, json=one)
+    assert cached.headers["Last-Modified"] == first.headers["Last-Modified"]
+    assert cached.headers["ETag"] == etag
     closed = api(
         "POST", URL, json=body("usage-delta-category", api_site.communities["closed"]), user="owner"
     )
