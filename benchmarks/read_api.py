@@ -28,14 +28,18 @@ import json
 import os
 import random
 import statistics
+import tempfile
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import brotli
 from common import ensure_database, make_app, running_engine
 from record_aggregations import END, START, write_site
+
+from invenio_stats_dashboard.demo.serve import LOOPBACK_HTTP
 
 YEAR = 2024
 
@@ -53,6 +57,7 @@ def bench_app(hosts):
         COMMUNITY_STATS_CACHE_REDIS_URL=f"{redis}/14",
         RATELIMIT_ENABLED=False,
         THEME_FRONTPAGE=False,
+        **LOOPBACK_HTTP,
     )
 
 
@@ -61,6 +66,7 @@ def setup(app, records: int, communities: int) -> str:
     import redis
     from invenio_access.permissions import system_identity
     from invenio_db import db
+    from invenio_files_rest.models import Location
     from invenio_search import current_search
 
     from invenio_stats_dashboard.demo import factories
@@ -80,6 +86,9 @@ def setup(app, records: int, communities: int) -> str:
     ):
         list(put())
     load_minimal_vocabularies()
+    files_dir = Path(tempfile.gettempdir()) / "invenio_bench_api_files"
+    db.session.add(Location(name="bench", uri=files_dir.as_uri(), default=True))
+    db.session.commit()
     community = factories.create_community(system_identity, "bench-api")
     ids = [str(community.id), *(str(uuid.uuid4()) for _ in range(communities - 1))]
     write_site(records, ids, START, END, seed=7)
@@ -223,6 +232,25 @@ def main() -> None:
             assert status == 304
             not_modified.append(seconds)
         server.shutdown()
+        with app.app_context():
+            from invenio_stats_dashboard.queries.service import compute, parse_query
+
+            print("\nin-process compute (no HTTP, no cache):")
+            for name in queries:
+                began = time.perf_counter()
+                result, _ = compute(parse_query(name, params))
+                elapsed = (time.perf_counter() - began) * 1000
+                count = sum(
+                    len(s["data"]) for m in result.values() for lst in m.values() for s in lst
+                )
+                print(f"  {name:<26} {elapsed:8.1f} ms  {count:>9,} points")
+                if os.environ.get("BENCH_PROFILE"):
+                    import cProfile
+                    import pstats
+
+                    profile = cProfile.Profile()
+                    profile.runcall(compute, parse_query(name, params))
+                    pstats.Stats(profile).sort_stats("cumulative").print_stats(18)
         points = sum(
             len(series["data"])
             for result in json.loads(payload).values()

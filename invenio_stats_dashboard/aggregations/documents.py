@@ -26,22 +26,34 @@ def query_types() -> list[str]:
     return list(by_query_type())
 
 
-def read_documents(aggregator: Aggregator, community_id: str, start: date, end: date) -> list[dict]:
-    """The community's documents dated ``start``..``end`` (inclusive), oldest first."""
+def document_day(document: dict) -> date:
+    """The day a daily document stands for (its snapshot date or period start)."""
+    return day_of(document.get("snapshot_date") or document.get("period_start"))
+
+
+def read_documents(
+    aggregator: Aggregator,
+    community_id: str,
+    start: date,
+    end: date,
+    *,
+    days: list[date] | None = None,
+    exclude: list[str] | None = None,
+) -> list[dict]:
+    """The community's documents dated ``start``..``end`` (inclusive), oldest first.
+
+    ``days``: only these days of the range; ``exclude``: source fields left out.
+    """
     if not current_search_client.indices.exists(index=aggregator.alias):
         return []
     field = aggregator.date_field
-    body = {
-        "query": {
-            "bool": {
-                "filter": [
-                    {"term": {"community_id": community_id}},
-                    day_range_query(field, start, end),
-                ]
-            }
-        },
-        "sort": [{field: "asc"}],
-    }
+    filters = [{"term": {"community_id": community_id}}, day_range_query(field, start, end)]
+    if days is not None:
+        should = [day_range_query(field, day, day) for day in days]
+        filters.append({"bool": {"should": should, "minimum_should_match": 1}})
+    body: dict = {"query": {"bool": {"filter": filters}}, "sort": [{field: "asc"}]}
+    if exclude:
+        body["_source"] = {"excludes": exclude}
     return [
         hit["_source"]
         for hit in search_after_hits(current_search_client, aggregator.alias, body, PAGE_SIZE)

@@ -14,6 +14,7 @@ import click
 from flask.cli import with_appcontext
 from opensearchpy.exceptions import TransportError
 
+from ..aggregations.documents import document_day
 from ..aggregations.registry import aggregators, batches, by_query_type
 from ..aggregations.service import (
     AggregationError,
@@ -271,10 +272,6 @@ def _flatten(value, prefix: str = "") -> dict:
     return flat
 
 
-def _document_day(document: dict) -> str:
-    return str(document.get("snapshot_date") or document.get("period_start"))[:10]
-
-
 def _metric_table(documents: list[dict]) -> tuple[list[dict], list[str], int]:
     """Each document's metrics flattened (subcounts aside), their names, the name width."""
     flats = [_flatten({k: v for k, v in d.items() if k != "subcounts"}) for d in documents]
@@ -289,14 +286,16 @@ def _render_table(query_type: str, documents: list[dict]) -> list[str]:
     for block_start in range(0, len(documents), 7):
         block = documents[block_start : block_start + 7]
         flats, metrics, width = _metric_table(block)
-        lines.append(f"   {'':<{width}}" + "".join(f"{_document_day(d):>12}" for d in block))
+        lines.append(
+            f"   {'':<{width}}" + "".join(f"{document_day(d).isoformat():>12}" for d in block)
+        )
         for metric in metrics:
             values = "".join(f"{flat.get(metric, 0):>12}" for flat in flats)
             lines.append(f"   {metric:<{width}}{values}")
     last = documents[-1]
     subcounts = {k: v for k, v in (last.get("subcounts") or {}).items() if v}
     if subcounts:
-        lines.append(f"   subcounts on {_document_day(last)} (first 5 of each):")
+        lines.append(f"   subcounts on {document_day(last).isoformat()} (first 5 of each):")
         for key, items in subcounts.items():
             if isinstance(items, dict):  # usage "top" kinds: {by_view: [...], by_download: [...]}
                 items = next(iter(items.values()), [])
@@ -314,13 +313,12 @@ def _render_summary(query_type: str, documents: list[dict]) -> list[str]:
     if not documents:
         return [f"== {query_type}: no data in this range"]
     first, last = documents[0], documents[-1]
-    span = f"{_document_day(first)} to {_document_day(last)}, {len(documents)} days"
+    first_day, last_day = document_day(first).isoformat(), document_day(last).isoformat()
+    span = f"{first_day} to {last_day}, {len(documents)} days"
     flats, metrics, width = _metric_table(documents)
     if "snapshot_date" in last:
         lines = [f"== {query_type} ({span})"]
-        lines.append(
-            f"   {'':<{width}}{_document_day(first):>14}{_document_day(last):>14}{'change':>14}"
-        )
+        lines.append(f"   {'':<{width}}{first_day:>14}{last_day:>14}{'change':>14}")
         for metric in metrics:
             start, end = flats[0].get(metric, 0), flats[-1].get(metric, 0)
             lines.append(f"   {metric:<{width}}{start:>14}{end:>14}{end - start:>+14}")

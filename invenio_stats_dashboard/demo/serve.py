@@ -10,6 +10,16 @@ from __future__ import annotations
 
 import argparse
 
+LOOPBACK_HTTP = {
+    "APP_DEFAULT_SECURE_HEADERS": {
+        "force_https": False,
+        "session_cookie_secure": False,  # plain http on loopback: cookies must flow
+        "content_security_policy": {"default-src": ["'self'"], "img-src": ["'self'", "data:"]},
+    },
+    "SESSION_COOKIE_SECURE": False,
+}
+"""Config for serving over plain http on 127.0.0.1 (demo, browser tests, benchmarks)."""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -20,15 +30,7 @@ def main() -> None:
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
     from werkzeug.serving import run_simple
 
-    http = {
-        "APP_DEFAULT_SECURE_HEADERS": {
-            "force_https": False,
-            "session_cookie_secure": False,
-            "content_security_policy": {"default-src": ["'self'"], "img-src": ["'self'", "data:"]},
-        },
-        "SESSION_COOKIE_SECURE": False,
-    }
-    application = DispatcherMiddleware(create_ui(**http), {"/api": create_api(**http)})
+    application = DispatcherMiddleware(create_ui(**LOOPBACK_HTTP), {"/api": create_api(**LOOPBACK_HTTP)})
     run_simple("127.0.0.1", args.port, application, threaded=True, use_reloader=False)
 
 

@@ -6,9 +6,11 @@ Shape (the reference dashboard's, so its clients keep working)::
                                   "type", "valueType"}, ...]}}
 
 Subcount and metric keys are camelCase (``accessStatuses``, ``dataVolume``). Each
-metric of ``global`` holds one series (id ``global``, type ``bar``); each subcount metric
-holds one series per value seen on any day of the range (type ``line``, a point for
-every day, 0 where the value is absent). Record categories add ``filePresence``
+metric of ``global`` holds one series (id ``global``, type ``bar``) with a point for
+every day; each subcount metric holds one series per value seen in the documents (type
+``line``) with a point for each document that lists the value, as the reference does:
+a delta has a value's non-zero days (a missing day is 0); snapshot documents are read for subcounts
+on :func:`snapshot_item_days` only. Record categories add ``filePresence``
 (``metadata_only`` / ``with_files``). Dates are full ``YYYY-MM-DD`` days. ``valueType``
 is ``filesize`` for byte volumes, ``number`` otherwise.
 """
@@ -16,14 +18,40 @@ is ``filesize`` for byte volumes, ``number`` otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 
+from ..aggregations.documents import document_day
 from ..aggregations.subcounts import label_of
-from ..core.days import day_of
 
 GLOBAL_SERIES = {"id": "global", "name": "Global", "type": "bar"}
 SPLITS = ("metadata_only", "with_files")
 SPLIT_NAMES = {"metadata_only": "Metadata Only", "with_files": "With Files"}
 SIZE_METRICS = {"dataVolume"}
+
+
+DAILY_ITEM_DAYS = 62
+"""Ranges up to this many days get daily subcount points in the snapshot categories."""
+
+
+def snapshot_item_days(start: date, end: date) -> list[date]:
+    """The days whose snapshot subcounts a snapshot category reads.
+
+    Every day for ranges up to :data:`DAILY_ITEM_DAYS`; else the first day, each month's
+    last day and the last day. A snapshot document holds every subcount's top items, so
+    reading all of a year's would move hundreds of megabytes for a handful of lines;
+    the global series stay daily either way.
+    """
+    if (end - start).days < DAILY_ITEM_DAYS:
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    days = {start, end}
+    month = date(start.year, start.month, 1)
+    while month <= end:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        last = following - timedelta(days=1)
+        if start <= last <= end:
+            days.add(last)
+        month = following
+    return sorted(days)
 
 
 def camel(name: str) -> str:
@@ -34,10 +62,6 @@ def camel(name: str) -> str:
 
 def _value_type(metric: str) -> str:
     return "filesize" if metric in SIZE_METRICS else "number"
-
-
-def _day(document: dict) -> str:
-    return day_of(document.get("snapshot_date") or document.get("period_start")).isoformat()
 
 
 def _net(pair: dict) -> int | float:
@@ -58,13 +82,14 @@ def _series(ident: str, name: str, kind: str, metric: str, points: list) -> dict
 class SeriesBuilder:
     """Collects one category's series while walking its documents day by day."""
 
-    def __init__(self, metrics: dict[str, list[str]]):
+    def __init__(self, metrics: dict[str, list[str]], drop_zeros: bool = False):
         self.metrics = metrics
         """camelCase subcount key -> camelCase metrics, in output order."""
-        self.days: list[str] = []
+        self.drop_zeros = drop_zeros
+        """Deltas: an item's 0 is left out (a missing day means no change)."""
         self.global_points: dict[str, list] = {m: [] for m in metrics.get("global", [])}
         self.items: dict[str, dict[str, dict]] = {key: {} for key in metrics if key != "global"}
-        """subcount -> item id -> {"name", "values": {metric: {day: value}}}."""
+        """subcount -> item id -> {"name", "points": {metric: [[day, value], ...]}}."""
 
     def add_global(self, day: str, values: dict[str, float]) -> None:
         """One day's global values."""
@@ -72,12 +97,20 @@ class SeriesBuilder:
             points.append([day, values.get(metric, 0)])
 
     def add_item(self, key: str, ident: str, name, day: str, values: dict[str, float]) -> None:
-        """One day's values of one subcount item."""
-        if key not in self.items:
+        """One day's values of one subcount item (days in order; a repeated day replaces)."""
+        items = self.items.get(key)
+        if items is None:
             return
-        item = self.items[key].setdefault(ident, {"name": label_of(name) or ident, "values": {}})
-        for metric in self.metrics[key]:
-            item["values"].setdefault(metric, {})[day] = values.get(metric, 0)
+        item = items.get(ident)
+        if item is None:
+            points = {metric: [] for metric in self.metrics[key]}
+            item = items[ident] = {"name": label_of(name) or ident, "points": points}
+        for metric, points in item["points"].items():
+            value = values.get(metric, 0)
+            if points and points[-1][0] == day:
+                points.pop()
+            if value or not self.drop_zeros:
+                points.append([day, value])
 
     def build(self) -> dict:
         """The category's JSON shape."""
@@ -103,7 +136,7 @@ class SeriesBuilder:
                         item["name"],
                         "line",
                         metric,
-                        [[day, item["values"].get(metric, {}).get(day, 0)] for day in self.days],
+                        item["points"][metric],
                     )
                     for ident, item in sorted(items.items())
                 ]
@@ -179,10 +212,9 @@ def record_delta_category(documents: list[dict], subcount_keys: list[str]) -> di
     metrics = {"global": RECORD_DELTA_GLOBAL}
     metrics.update({camel(key): RECORD_DELTA_ITEM for key in subcount_keys})
     metrics["filePresence"] = RECORD_DELTA_ITEM
-    builder = SeriesBuilder(metrics)
+    builder = SeriesBuilder(metrics, drop_zeros=True)
     for doc in documents:
-        day = _day(doc)
-        builder.days.append(day)
+        day = document_day(doc).isoformat()
         builder.add_global(
             day,
             {
@@ -213,8 +245,7 @@ def record_snapshot_category(documents: list[dict], subcount_keys: list[str]) ->
     metrics["filePresence"] = RECORD_SNAPSHOT_ITEM
     builder = SeriesBuilder(metrics)
     for doc in documents:
-        day = _day(doc)
-        builder.days.append(day)
+        day = document_day(doc).isoformat()
         totals = _record_snapshot_values(
             doc["total_records"], doc["total_parents"], doc["total_files"]
         )
@@ -265,16 +296,18 @@ def _usage_values(view: dict, download: dict) -> dict:
 
 
 def _usage_category(
-    documents: list[dict], keys: list[str], item_keys: Callable[[str], list[str]]
+    documents: list[dict],
+    keys: list[str],
+    item_keys: Callable[[str], list[str]],
+    drop_zeros: bool,
 ) -> dict:
     metrics = {"global": USAGE_METRICS}
     for key in keys:
         for output in item_keys(key):
             metrics[output] = USAGE_METRICS
-    builder = SeriesBuilder(metrics)
+    builder = SeriesBuilder(metrics, drop_zeros)
     for doc in documents:
-        day = _day(doc)
-        builder.days.append(day)
+        day = document_day(doc).isoformat()
         totals = doc.get("totals") or {}
         builder.add_global(day, _usage_values(totals.get("view", {}), totals.get("download", {})))
         for key, items in (doc.get("subcounts") or {}).items():
@@ -290,7 +323,7 @@ def _usage_category(
 
 def usage_delta_category(documents: list[dict], kinds: dict[str, str]) -> dict:
     """``usage-delta-category``: views and downloads per day."""
-    return _usage_category(documents, list(kinds), lambda key: [camel(key)])
+    return _usage_category(documents, list(kinds), lambda key: [camel(key)], drop_zeros=True)
 
 
 def usage_snapshot_category(documents: list[dict], kinds: dict[str, str]) -> dict:
@@ -305,4 +338,4 @@ def usage_snapshot_category(documents: list[dict], kinds: dict[str, str]) -> dic
             return [camel(f"{key}_by_view"), camel(f"{key}_by_download")]
         return [camel(key)]
 
-    return _usage_category(documents, list(kinds), item_keys)
+    return _usage_category(documents, list(kinds), item_keys, drop_zeros=False)

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 
-from ..aggregations.documents import read_documents
+from ..aggregations.documents import document_day, read_documents
 from ..aggregations.records.engine import BASES
 from ..aggregations.registry import by_query_type
 from ..aggregations.subcounts import active
@@ -149,6 +149,20 @@ def _raw(stat: str, query: StatsQuery) -> list[dict]:
     return read_documents(by_query_type()[stat], query.community_id, query.start, query.end)
 
 
+def _snapshots(stat: str, query: StatsQuery) -> list[dict]:
+    """Snapshot documents of every day, with subcounts on :func:`snapshot_item_days` only."""
+    aggregator = by_query_type()[stat]
+    cid = query.community_id
+    daily = read_documents(aggregator, cid, query.start, query.end, exclude=["subcounts"])
+    if not daily:
+        return daily
+    first, last = document_day(daily[0]), document_day(daily[-1])
+    days = series.snapshot_item_days(first, last)
+    full = read_documents(aggregator, cid, first, last, days=days)
+    by_day = {document_day(doc): doc for doc in full}
+    return [by_day.get(document_day(doc), doc) for doc in daily]
+
+
 def compute(query: StatsQuery) -> tuple[object, date | None]:
     """The query's result and the last day it has data for (no permission check)."""
     stat = query.stat
@@ -158,14 +172,15 @@ def compute(query: StatsQuery) -> tuple[object, date | None]:
         return results, last
     if stat in CATEGORY_QUERIES:
         kind = "delta" if "delta" in stat else "snapshot"
+        read = _raw if kind == "delta" else _snapshots
         if stat.startswith("record"):
-            documents = _raw(f"community-record-{kind}-{query.basis}", query)
+            documents = read(f"community-record-{kind}-{query.basis}", query)
             keys = list(active("COMMUNITY_STATS_SUBCOUNTS", usage=False))
             build = (
                 series.record_delta_category if kind == "delta" else series.record_snapshot_category
             )
             return build(documents, keys), _last_day([documents])
-        documents = _raw(f"community-usage-{kind}", query)
+        documents = read(f"community-usage-{kind}", query)
         kinds = active("COMMUNITY_STATS_USAGE_SUBCOUNTS", usage=True)
         build = series.usage_delta_category if kind == "delta" else series.usage_snapshot_category
         return build(documents, kinds), _last_day([documents])
@@ -180,12 +195,9 @@ def compute(query: StatsQuery) -> tuple[object, date | None]:
 
 def _last_day(lists: list[list[dict]]) -> date | None:
     """The earliest last day over the lists (None when any is empty)."""
-    from ..core.days import day_of
-
     days = []
     for documents in lists:
         if not documents:
             return None
-        last = documents[-1]
-        days.append(day_of(last.get("snapshot_date") or last.get("period_start")))
+        days.append(document_day(documents[-1]))
     return min(days) if days else None

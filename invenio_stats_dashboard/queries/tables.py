@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..core.days import day_of
+from ..aggregations.documents import document_day
 
 CATEGORY_HEADERS = ["subcount", "metric", "id", "name", "date", "value", "value_type"]
 
@@ -29,18 +29,17 @@ def _flatten(value, prefix: str = "") -> dict:
     return flat
 
 
-def document_day(document: dict) -> str:
-    """The day a daily document stands for."""
-    return day_of(document.get("snapshot_date") or document.get("period_start")).isoformat()
-
-
 def documents_table(documents: list[dict]) -> tuple[list[str], list[list]]:
     """Headers and rows of daily documents (subcounts left out)."""
     flats = [_flatten({k: v for k, v in doc.items() if k != "subcounts"}) for doc in documents]
     metrics = list(dict.fromkeys(key for flat in flats for key in flat))
     headers = ["date", "community_id", *metrics]
     rows = [
-        [document_day(doc), doc.get("community_id", ""), *(flat.get(m, 0) for m in metrics)]
+        [
+            document_day(doc).isoformat(),
+            doc.get("community_id", ""),
+            *(flat.get(m, 0) for m in metrics),
+        ]
         for doc, flat in zip(documents, flats, strict=True)
     ]
     return headers, rows

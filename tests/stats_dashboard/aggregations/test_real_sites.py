@@ -18,6 +18,7 @@ from invenio_stats_dashboard.core.days import utc_today
 from invenio_stats_dashboard.core.indices import records_alias
 from invenio_stats_dashboard.demo import factories
 from invenio_stats_dashboard.membership.service import generate_community_events
+from invenio_stats_dashboard.queries.service import compute, parse_query
 from invenio_stats_dashboard.usage_events.lookup import RecordLookup
 
 from .conftest import reset_stats_indices
@@ -91,6 +92,18 @@ def test_one_command_line_run_writes_years_through_today(running_app, db, owner,
     snapshot = get_aggregator("community-records-snapshot-created")
     (last,) = read_documents(snapshot, "global", today, today)
     assert last["total_records"] == {"metadata_only": 3, "with_files": 0}
+
+    # years of snapshots: the API's category reads subcounts on month ends only
+    params = {"community_id": str(alpha.id), "start_date": start.isoformat()}
+    result, _ = compute(parse_query("record-snapshot-category", params))
+    assert len(result["global"]["records"][0]["data"]) == (today - start).days + 1
+    (line,) = result["resourceTypes"]["records"]
+    assert line["data"][-1][0] == today.isoformat()
+    assert len(line["data"]) <= 12 * 4 + 2
+    for day, value in line["data"]:
+        day = date.fromisoformat(day)
+        assert day in (start, today) or (day + timedelta(days=1)).month != day.month, day
+        assert value == (day >= start) + (day >= start + timedelta(days=400)), day
 
 
 def test_restricted_and_embargoed_files_are_counted(running_app, db, owner, search_clear):

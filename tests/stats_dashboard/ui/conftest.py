@@ -17,6 +17,8 @@ from invenio_app.factory import create_api, create_ui
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
+from invenio_stats_dashboard.demo.serve import LOOPBACK_HTTP
+
 from ..api.conftest import api_site, app_config  # noqa: F401 (the same site and config)
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,12 +39,7 @@ def live_site(app_config, api_site):  # noqa: F811
         **app_config,
         "SERVER_NAME": None,
         "TRUSTED_HOSTS": None,
-        "SESSION_COOKIE_SECURE": False,
-        "APP_DEFAULT_SECURE_HEADERS": {
-            "force_https": False,
-            "session_cookie_secure": False,  # plain http on loopback: cookies must flow
-            "content_security_policy": {"default-src": ["'self'"], "img-src": ["'self'", "data:"]},
-        },
+        **LOOPBACK_HTTP,
     }
     ui, api = create_ui(**config), create_api(**config)
     server = make_server("127.0.0.1", port, DispatcherMiddleware(ui, {"/api": api}), threaded=True)
