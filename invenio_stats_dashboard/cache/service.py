@@ -12,6 +12,7 @@ from datetime import date
 import orjson
 from flask import current_app
 
+from ..core.collector import collector_paused
 from ..core.days import utc_today
 from ..queries.service import CATEGORY_QUERIES, StatsQuery, compute, follows_basis
 from .store import CacheKey, Entry, ResponseCache, pattern
@@ -38,16 +39,20 @@ def answer(query: StatsQuery, cache: ResponseCache | None = None) -> Entry:
     A computed answer is stored when complete (its documents reach the range's last day).
     """
     if not cache_enabled():
-        return Entry.of(to_json(compute(query)[0]))
+        with collector_paused():
+            return Entry.of(to_json(compute(query)[0]))
     cache = cache or ResponseCache()
     key = key_of(query)
     entry = cache.get(key)
     if entry is not None:
         return entry
-    result, last = compute(query)
+    with collector_paused():
+        result, last = compute(query)
+        body = to_json(result)
+        del result  # freed here, by reference counting
     if last is not None and last >= query.end:
-        return cache.put(key, to_json(result), settled=query.settled)
-    return Entry.of(to_json(result))
+        return cache.put(key, body, settled=query.settled)
+    return Entry.of(body)
 
 
 STAT_GROUPS = {

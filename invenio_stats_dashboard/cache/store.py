@@ -5,6 +5,12 @@ the cache format version: a new format never reads an old entry). Entries of a
 community or of a query are found with ``SCAN`` by pattern (never ``KEYS``), so
 ``cache clear-item <community> <stat>`` and the drops after a rewrite can match them.
 
+A whole JSON response, compressed for ``Accept-Encoding``, is kept beside the entries
+under its ETag (``stats-dashboard:v1:encoded:<etag>:<br|gzip>``), for
+``COMMUNITY_STATS_CACHE_TTL_RECENT`` seconds: a dashboard's repeated request is then
+sent without reading or compressing megabytes. The ETag is a hash of the entries'
+contents, so a compressed response can never outlive what it encodes.
+
 An entry is written only for complete data (the documents reach the range's last day).
 Its lifetime is ``COMMUNITY_STATS_CACHE_TTL_RECENT`` seconds when the range reaches
 yesterday or today (the next aggregation run rewrites those days), else
@@ -85,6 +91,11 @@ class CacheKey:
             return None
 
 
+def encoded_key(tag: str, encoding: str) -> str:
+    """Where a compressed response of a whole request lives: ``...:encoded:<etag>:<br|gzip>``."""
+    return f"{PREFIX}:{VERSION}:encoded:{tag}:{encoding}"
+
+
 def pattern(community_id: str = "*", stat: str = "*") -> str:
     """A ``SCAN`` pattern over the entries of a community and/or a query."""
     return f"{PREFIX}:{VERSION}:{community_id}:{stat}:*"
@@ -144,6 +155,29 @@ class ResponseCache:
         pipe.execute()
         return entry
 
+    def heads(self, keys: list[CacheKey]) -> list[tuple[str, float] | None]:
+        """``(etag, created)`` of each entry, or None where it is missing (no bodies read)."""
+        pipe = self.client.pipeline()
+        for key in keys:
+            pipe.hmget(str(key), "etag", "created")
+        return [
+            (etag.decode(), float(created)) if etag is not None else None
+            for etag, created in pipe.execute()
+        ]
+
+    def count_hits(self, hits: int) -> None:
+        """Count answers served without reading their entries (an encoded response)."""
+        self.client.hincrby(COUNTERS, "hits", hits)
+
+    def get_encoded(self, tag: str, encoding: str) -> bytes | None:
+        """A compressed JSON response stored under its ETag, or None."""
+        return self.client.get(encoded_key(tag, encoding))
+
+    def put_encoded(self, tag: str, encoding: str, body: bytes) -> None:
+        """Keep a compressed JSON response (its ETag names its content, so it is never stale)."""
+        ttl = int(current_app.config.get("COMMUNITY_STATS_CACHE_TTL_RECENT") or 600)
+        self.client.set(encoded_key(tag, encoding), body, ex=ttl)
+
     def keys(self, match: str | None = None, count: int = 500) -> Iterator[str]:
         """Entry keys matching a pattern (``SCAN``, never ``KEYS``)."""
         for key in self.client.scan_iter(match=match or pattern(), count=count):
@@ -171,15 +205,19 @@ class ResponseCache:
 
     # ------------------------------------------------------------------ figures
     def info(self) -> dict:
-        """Entries, their bytes, hit and miss counters, the Redis server's memory."""
-        entries = size = 0
+        """Entries, compressed responses, their bytes, hit and miss counters, Redis memory."""
+        entries = size = encoded = 0
         for key in self.keys():
-            entries += 1
+            if CacheKey.parse(key) is None:
+                encoded += 1
+            else:
+                entries += 1
             size += int(self.client.memory_usage(key) or 0)
         counters = {k.decode(): int(v) for k, v in self.client.hgetall(COUNTERS).items()}
         memory = self.client.info("memory")
         return {
             "entries": entries,
+            "compressed_responses": encoded,
             "bytes": size,
             "hits": counters.get("hits", 0),
             "misses": counters.get("misses", 0),

@@ -77,7 +77,8 @@ def info():
     rate = f"{100 * figures['hits'] / asked:.1f}%" if asked else "-"
     rows = [
         ("Entries", f"{figures['entries']:,}"),
-        ("Memory of the entries", _human_bytes(figures["bytes"])),
+        ("Compressed responses", f"{figures['compressed_responses']:,}"),
+        ("Memory of both", _human_bytes(figures["bytes"])),
         ("Hits", f"{figures['hits']:,}"),
         ("Misses", f"{figures['misses']:,}"),
         ("Hit rate", rate),

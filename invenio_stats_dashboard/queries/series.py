@@ -89,7 +89,7 @@ class SeriesBuilder:
         """Deltas: an item's 0 is left out (a missing day means no change)."""
         self.global_points: dict[str, list] = {m: [] for m in metrics.get("global", [])}
         self.items: dict[str, dict[str, dict]] = {key: {} for key in metrics if key != "global"}
-        """subcount -> item id -> {"name", "points": {metric: [[day, value], ...]}}."""
+        """subcount -> item id -> {"name", "points": {metric: [(day, value), ...]}, "day"}."""
 
     def add_global(self, day: str, values: dict[str, float]) -> None:
         """One day's global values."""
@@ -104,13 +104,20 @@ class SeriesBuilder:
         item = items.get(ident)
         if item is None:
             points = {metric: [] for metric in self.metrics[key]}
-            item = items[ident] = {"name": label_of(name) or ident, "points": points}
-        for metric, points in item["points"].items():
-            value = values.get(metric, 0)
-            if points and points[-1][0] == day:
-                points.pop()
-            if value or not self.drop_zeros:
-                points.append([day, value])
+            item = items[ident] = {"name": label_of(name) or ident, "points": points, "day": None}
+        elif item["day"] == day:
+            for points in item["points"].values():
+                if points and points[-1][0] == day:
+                    points.pop()
+        item["day"] = day
+        series = item["points"]
+        if self.drop_zeros:
+            for metric, value in values.items():
+                if value and metric in series:
+                    series[metric].append((day, value))
+        else:
+            for metric, points in series.items():
+                points.append((day, values.get(metric, 0)))
 
     def build(self) -> dict:
         """The category's JSON shape."""

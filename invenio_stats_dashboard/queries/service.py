@@ -28,6 +28,7 @@ from ..aggregations.documents import document_day, read_documents
 from ..aggregations.records.engine import BASES
 from ..aggregations.registry import by_query_type
 from ..aggregations.subcounts import active
+from ..core.collector import collector_paused
 from ..core.days import InvalidDate, parse_day, utc_today
 from ..core.ids import GLOBAL, resolve_community_id
 from ..core.ids import CommunityNotFound as UnknownCommunity
@@ -165,6 +166,11 @@ def _snapshots(stat: str, query: StatsQuery) -> list[dict]:
 
 def compute(query: StatsQuery) -> tuple[object, date | None]:
     """The query's result and the last day it has data for (no permission check)."""
+    with collector_paused():
+        return _compute(query)
+
+
+def _compute(query: StatsQuery) -> tuple[object, date | None]:
     stat = query.stat
     if stat in META_QUERIES:
         results = {name: _raw(name, query) for name in by_query_type()}

@@ -27,7 +27,7 @@ from flask import Response, current_app, g, request
 from flask_resources import Resource, route
 from werkzeug.exceptions import NotAcceptable
 
-from ..cache.service import answer
+from ..cache.service import answer, cache_enabled, key_of
 from ..cache.store import ResponseCache
 from ..core.ids import community_slugs
 from ..queries.errors import InvalidQuery, QueryDenied
@@ -39,6 +39,7 @@ from ..queries.service import (
     parse_query,
     require_read,
 )
+from .serializers import JSONSerializer
 
 MIN_COMPRESS = 512
 """Bodies smaller than this many bytes are sent uncompressed."""
@@ -96,22 +97,34 @@ class StatsDashboardResource(Resource):
                 error.status = 401 if not identity.id else 403
                 raise
         serializer = self._serializer()
-        cache = ResponseCache()
-        entries = {label: answer(query, cache) for label, query in queries.items()}
-        answers = {label: entry.body for label, entry in entries.items()}
-        etags = [entry.etag for entry in entries.values()]
-        computed = max(entry.created for entry in entries.values())
-        tag = hashlib.sha1(f"{serializer.mimetype}|{'|'.join(etags)}".encode()).hexdigest()
+        encoding = self._encoding()
+        cache = ResponseCache() if cache_enabled() else None
         headers = {
-            "ETag": f'W/"{tag}"',
             "Cache-Control": self._cache_control(queries, communities),
             "Vary": "Accept, Accept-Encoding",
-            # when the answer was computed from the daily documents (cached or just now)
-            "Last-Modified": format_datetime(datetime.fromtimestamp(computed, UTC), usegmt=True),
         }
+        # a repeated request: the entries' ETags alone decide 304, or a stored compressed body
+        keep_encoded = cache is not None and encoding and isinstance(serializer, JSONSerializer)
+        if cache is not None and (keep_encoded or request.if_none_match):
+            heads = cache.heads([key_of(query) for query in queries.values()])
+            if all(heads):
+                tag = self._tag(serializer, [etag for etag, _ in heads])
+                self._validators(headers, tag, max(created for _, created in heads))
+                if request.if_none_match.contains_weak(tag):
+                    return Response(status=304, headers=headers)
+                encoded = cache.get_encoded(tag, encoding) if keep_encoded else None
+                if encoded is not None:
+                    cache.count_hits(len(heads))
+                    headers["Content-Encoding"] = encoding
+                    return Response(encoded, content_type=serializer.content_type, headers=headers)
+        entries = {label: answer(query, cache) for label, query in queries.items()}
+        tag = self._tag(serializer, [entry.etag for entry in entries.values()])
+        self._validators(headers, tag, max(entry.created for entry in entries.values()))
         if request.if_none_match.contains_weak(tag):
             return Response(status=304, headers=headers)
-        body, content_type = serializer.serialize(answers)
+        body, content_type = serializer.serialize(
+            {label: entry.body for label, entry in entries.items()}
+        )
         if serializer.download:
             extension = getattr(serializer, "extension_for", lambda _: serializer.extension)(
                 content_type
@@ -119,10 +132,25 @@ class StatsDashboardResource(Resource):
             headers["Content-Disposition"] = (
                 f'attachment; filename="{self._filename(queries)}.{extension}"'
             )
-        body, encoding = self._compress(body)
-        if encoding:
+        if encoding and len(body) >= MIN_COMPRESS:
+            body = self._compress(body, encoding)
             headers["Content-Encoding"] = encoding
+            if keep_encoded and all(cache.heads([key_of(q) for q in queries.values()])):
+                cache.put_encoded(tag, encoding, body)
         return Response(body, status=200, content_type=content_type, headers=headers)
+
+    @staticmethod
+    def _tag(serializer, etags: list[str]) -> str:
+        """The response's ETag: its format and its answers' ETags."""
+        return hashlib.sha1(f"{serializer.mimetype}|{'|'.join(etags)}".encode()).hexdigest()
+
+    @staticmethod
+    def _validators(headers: dict, tag: str, computed: float) -> None:
+        headers["ETag"] = f'W/"{tag}"'
+        # when the answer was computed from the daily documents (cached or just now)
+        headers["Last-Modified"] = format_datetime(
+            datetime.fromtimestamp(computed, UTC), usegmt=True
+        )
 
     def _serializer(self):
         serializers = self.config.serializers
@@ -136,15 +164,20 @@ class StatsDashboardResource(Resource):
         return serializers[best]
 
     @staticmethod
-    def _compress(body: bytes) -> tuple[bytes, str | None]:
-        if len(body) < MIN_COMPRESS:
-            return body, None
+    def _encoding() -> str | None:
+        """The compression the client accepts: br, else gzip, else None."""
         accepted = request.accept_encodings
         if accepted["br"]:
-            return brotli.compress(body, quality=5), "br"
+            return "br"
         if accepted["gzip"]:
-            return gzip.compress(body, compresslevel=6), "gzip"
-        return body, None
+            return "gzip"
+        return None
+
+    @staticmethod
+    def _compress(body: bytes, encoding: str) -> bytes:
+        if encoding == "br":
+            return brotli.compress(body, quality=5)
+        return gzip.compress(body, compresslevel=6)
 
     @staticmethod
     def _cache_control(queries: dict[str, StatsQuery], communities: dict) -> str:

@@ -33,13 +33,14 @@ class JSONSerializer:
     """``{"<label>": <result>}`` from pre-encoded results."""
 
     mimetype = JSON
+    content_type = f"{JSON}; charset=utf-8"
     extension = "json"
     download = False
 
     def serialize(self, answers: dict[str, bytes]) -> tuple[bytes, str]:
         """Body and content type."""
         parts = [orjson.dumps(label) + b":" + body for label, body in answers.items()]
-        return b"{" + b",".join(parts) + b"}", f"{JSON}; charset=utf-8"
+        return b"{" + b",".join(parts) + b"}", self.content_type
 
 
 def _decoded(answers: dict[str, bytes]) -> dict:

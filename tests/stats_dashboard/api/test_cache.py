@@ -1,7 +1,9 @@
 """The API's response cache and the ``cache`` commands, on the real Redis."""
 
+import gzip
 from datetime import date
 
+import brotli
 import pytest
 
 from invenio_stats_dashboard.aggregations.service import run_aggregations
@@ -49,6 +51,33 @@ def test_answers_are_cached_under_readable_keys(api, api_site, store):
     )
 
 
+def test_compressed_responses_are_kept_under_their_etag(api, api_site, store):
+    """A repeated compressed request is sent as stored; it follows its entries' fate."""
+    payload = {**body("usage-delta-category"), **body("record-snapshot-category")}
+    plain = api("POST", URL, json=payload)
+    first = api("POST", URL, json=payload, headers={"Accept-Encoding": "br"})
+    (encoded_key,) = store.keys("stats-dashboard:v1:encoded:*")
+    assert encoded_key.endswith(":br") and first.headers["ETag"] in (
+        f'W/"{encoded_key.split(":")[3]}"',
+    )
+    hits = store.info()["hits"]
+    second = api("POST", URL, json=payload, headers={"Accept-Encoding": "br"})
+    assert second.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(second.data) == brotli.decompress(first.data) == plain.data
+    assert second.headers["ETag"] == first.headers["ETag"] == plain.headers["ETag"]
+    assert second.headers["Last-Modified"] == plain.headers["Last-Modified"]
+    assert store.info()["hits"] == hits + 2
+    # 304 from the entries' ETags alone
+    again = api("POST", URL, json=payload, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    # once an entry is dropped, the stored response is not sent: the answer is computed again
+    store.drop(pattern("global", "usage-delta-category"))
+    misses = store.info()["misses"]
+    third = api("POST", URL, json=payload, headers={"Accept-Encoding": "gzip"})
+    assert store.info()["misses"] == misses + 1
+    assert gzip.decompress(third.data) == plain.data
+
+
 def test_incomplete_data_is_never_cached(api, api_site, store):
     """A range past the last aggregated day is answered, but not kept."""
     response = api("POST", URL, json=body("usage-delta-category", end="2024-02-15"))
@@ -83,7 +112,7 @@ def test_cache_commands(api, api_site, store, run):
 
     info = run("info")
     assert info.exit_code == 0
-    assert "Entries                5" in info.output
+    assert "Entries                5\nCompressed responses   0\n" in info.output
 
     # the spec's example: the global record snapshots (category and raw documents) go
     cleared = run("clear-item", "global", "record_snapshots")
