@@ -112,7 +112,7 @@ def test_cache_commands(api, api_site, store, run):
 
     info = run("info")
     assert info.exit_code == 0
-    assert "Entries                5\nCompressed responses   0\n" in info.output
+    assert "Entries               5\nCompressed responses  0\n" in info.output
 
     # the spec's example: the global record snapshots (category and raw documents) go
     cleared = run("clear-item", "global", "record_snapshots")
