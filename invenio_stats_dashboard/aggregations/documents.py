@@ -31,6 +31,17 @@ def document_day(document: dict) -> date:
     return day_of(document.get("snapshot_date") or document.get("period_start"))
 
 
+def flat_metrics(value, prefix: str = "") -> dict[str, int | float]:
+    """A document's numbers by dotted path (``totals.view.total_events``), for tables."""
+    flat: dict[str, int | float] = {}
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            flat.update(flat_metrics(inner, f"{prefix}{key}."))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        flat[prefix[:-1]] = value
+    return flat
+
+
 def read_documents(
     aggregator: Aggregator,
     community_id: str,

@@ -14,7 +14,7 @@ import click
 from flask.cli import with_appcontext
 from opensearchpy.exceptions import TransportError
 
-from ..aggregations.documents import document_day
+from ..aggregations.documents import document_day, flat_metrics
 from ..aggregations.registry import aggregators, batches, by_query_type
 from ..aggregations.service import (
     AggregationError,
@@ -262,19 +262,9 @@ def status(community_ids, verbose):
 
 
 # --------------------------------------------------------------------------- read
-def _flatten(value, prefix: str = "") -> dict:
-    flat = {}
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}{key}."))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        flat[prefix[:-1]] = value
-    return flat
-
-
 def _metric_table(documents: list[dict]) -> tuple[list[dict], list[str], int]:
     """Each document's metrics flattened (subcounts aside), their names, the name width."""
-    flats = [_flatten({k: v for k, v in d.items() if k != "subcounts"}) for d in documents]
+    flats = [flat_metrics({k: v for k, v in d.items() if k != "subcounts"}) for d in documents]
     metrics = list(dict.fromkeys(k for flat in flats for k in flat))
     return flats, metrics, max((len(m) for m in metrics), default=0)
 

@@ -14,24 +14,14 @@ from __future__ import annotations
 import csv
 import io
 
-from ..aggregations.documents import document_day
+from ..aggregations.documents import document_day, flat_metrics
 
 CATEGORY_HEADERS = ["subcount", "metric", "id", "name", "date", "value", "value_type"]
 
 
-def _flatten(value, prefix: str = "") -> dict:
-    flat = {}
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}{key}."))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        flat[prefix[:-1]] = value
-    return flat
-
-
 def documents_table(documents: list[dict]) -> tuple[list[str], list[list]]:
     """Headers and rows of daily documents (subcounts left out)."""
-    flats = [_flatten({k: v for k, v in doc.items() if k != "subcounts"}) for doc in documents]
+    flats = [flat_metrics({k: v for k, v in doc.items() if k != "subcounts"}) for doc in documents]
     metrics = list(dict.fromkeys(key for flat in flats for key in flat))
     headers = ["date", "community_id", *metrics]
     rows = [
