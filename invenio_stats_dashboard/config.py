@@ -172,3 +172,29 @@ after each aggregation run that wrote documents."""
 
 COMMUNITY_STATS_CACHE_WARM_BASES = ["added"]
 """Date bases the warm-up computes the record categories for."""
+
+# --------------------------------------------------------------------------- COUNTER
+COMMUNITY_STATS_COUNTER_ENABLED = True
+"""Count COUNTER R5.1 item usage in every aggregation run (the monthly item index)."""
+
+COMMUNITY_STATS_COUNTER_URL_PREFIX = "/counter"
+"""Where the COUNTER_SUSHI API answers in the API app (``/api/counter/r51/...``)."""
+
+COMMUNITY_STATS_COUNTER_PLATFORM = None
+"""The platform's name in reports (None: ``THEME_SITENAME``)."""
+
+COMMUNITY_STATS_COUNTER_PLATFORM_ID = None
+"""Namespace of proprietary ids, 2-18 characters (None: from the platform's name)."""
+
+COMMUNITY_STATS_COUNTER_REGISTRY_RECORD = ""
+"""The platform's COUNTER registry URL (``https://registry.projectcounter.org/platform/<uuid>``)."""
+
+COMMUNITY_STATS_COUNTER_OPEN = True
+"""Answer any ``customer_id`` with everyone's usage ("The World"); False: named customers only."""
+
+COMMUNITY_STATS_COUNTER_CUSTOMERS = {}
+"""Named customers: ``{customer_id: {"name", "api_key", "requestor_ids", "communities"}}``."""
+
+COMMUNITY_STATS_COUNTER_DATA_TYPES = {}
+"""Resource type id (or its part before the first ``-``) -> COUNTER Data_Type, over the
+package's mapping (``counter/items.py``)."""

@@ -71,11 +71,14 @@ ensure_venv() {
     "$py" -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip "setuptools<81" wheel
   fi
-  want=$(cat "$ROOT/setup.cfg" "$ROOT/constraints.txt" | sha1sum | cut -c1-40)
+  want=$(cat "$ROOT/setup.cfg" "$ROOT/constraints.txt" "$ROOT/tests/requirements-harvester.txt" |
+    sha1sum | cut -c1-40)
   stamp="$VENV/.installed-$want"
   if [ ! -f "$stamp" ]; then
     log "installing the project and its pinned dependencies (about 2 minutes the first time)"
     "$VENV/bin/pip" install -q -c "$ROOT/constraints.txt" -e "$ROOT[tests]" >"$STACK/pip.log" 2>&1 ||
+      { tail -30 "$STACK/pip.log" >&2; echo "error: pip install failed (log: $STACK/pip.log)" >&2; return 1; }
+    "$VENV/bin/pip" install -q --no-deps -r "$ROOT/tests/requirements-harvester.txt" >>"$STACK/pip.log" 2>&1 ||
       { tail -30 "$STACK/pip.log" >&2; echo "error: pip install failed (log: $STACK/pip.log)" >&2; return 1; }
     rm -f "$VENV"/.installed-*; touch "$stamp"
   fi

@@ -31,6 +31,7 @@ from flask import current_app
 from ..core.bookmarks import AggregationBookmarks
 from ..core.days import day_of
 from ..core.ids import GLOBAL
+from ..counter.aggregation import COUNTER_ITEMS
 from ..membership.store import communities_of_records, earliest_changed_days
 from .records.aggregators import KINDS, records_aggregation_name
 from .run import earliest_date
@@ -102,13 +103,15 @@ def rewind_usage_bookmarks(day: date) -> dict[str, list[str]]:
     """Move every community's usage bookmarks back to before ``day``.
 
     Called when events dated ``day`` or later reach the enriched indices late (the
-    migration of past months): the usage documents of those days must be redone.
+    migration of past months): the usage documents and COUNTER's item counts of those
+    days must be redone.
     """
     store = AggregationBookmarks()
-    store.preload(USAGE_AGGREGATIONS)
+    names = (*USAGE_AGGREGATIONS, COUNTER_ITEMS.name)
+    store.preload(names)
     return {
         name: store.move_back(name, sorted(store.all(name)), day - timedelta(days=1))
-        for name in USAGE_AGGREGATIONS
+        for name in names
     }
 
 

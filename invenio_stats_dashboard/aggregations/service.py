@@ -17,12 +17,13 @@ from ..core.bookmarks import AggregationBookmarks
 from ..core.days import parse_day, utc_now
 from ..core.ids import GLOBAL
 from ..core.locks import LockHeld, lock_is_held, run_lock
+from ..counter.aggregation import counter_enabled, run_counter
 from ..membership.store import history_community_ids
 from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
 from ..search.setup import ensure_search_setup
 from .registry import aggregators, batches
 from .rewinds import follow_history_changes
-from .run import RunCancelled, RunContext
+from .run import CommunityOutcome, RunCancelled, RunContext
 
 LOCK_NAME = "aggregation-lock"
 
@@ -94,6 +95,8 @@ class RunReport:
     timings: dict = field(default_factory=dict)
     seconds: float = 0.0
     community_ids: list = field(default_factory=list)
+    counter: CommunityOutcome | None = None
+    """The COUNTER step (runs without ``names`` and community restriction only)."""
 
     @property
     def documents(self) -> int:
@@ -113,6 +116,7 @@ class RunReport:
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "communities": len(self.community_ids),
+            "counter_documents": self.counter.documents if self.counter else 0,
         }
 
 
@@ -157,6 +161,9 @@ def run_aggregations(
             report = RunReport(community_ids=ids)
             for members in batches(chosen):
                 report.results.update(type(members[0]).run_batch(members, ctx, ids))
+            if names is None and community_ids is None and counter_enabled():
+                # COUNTER's item counts cover every community in one pass
+                report.counter = run_counter(ctx)
             report.timings = ctx.timings
     except LockHeld as error:
         raise AggregationLocked(f"Another aggregation run is in progress: {error}") from None

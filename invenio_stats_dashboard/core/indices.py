@@ -23,6 +23,9 @@ AGGREGATION_BOOKMARKS_INDEX = "stats-bookmarks-community-v1"
 MIGRATION_BOOKMARKS = "stats-bookmarks-reindexing"
 MIGRATION_BOOKMARKS_INDEX = "stats-bookmarks-reindexing-v1.0.0"
 
+COUNTER_ITEMS = "stats-counter-item-monthly"
+"""COUNTER's monthly per-item usage: yearly indices ``<name>-YYYY`` (year of the month)."""
+
 SINGLE_INDEX_ALIASES = {
     AGGREGATION_BOOKMARKS: AGGREGATION_BOOKMARKS_INDEX,
     MIGRATION_BOOKMARKS: MIGRATION_BOOKMARKS_INDEX,
@@ -41,6 +44,7 @@ DESTROY_PATTERNS = (
     "stats-community-records-snapshot-*",
     "stats-community-usage-delta-*",
     "stats-community-usage-snapshot-*",
+    f"{COUNTER_ITEMS}-*",
     f"events-stats-record-view-*{ENRICHED_SUFFIX}",
     f"events-stats-file-download-*{ENRICHED_SUFFIX}",
     f"{AGGREGATION_BOOKMARKS}-*",
@@ -65,6 +69,11 @@ def yearly_index(alias_name: str, day: date | int) -> str:
     """The prefixed yearly index ``<name>-YYYY`` holding a day (or a year)."""
     year = day if isinstance(day, int) else day.year
     return prefixed(f"{alias_name}-{year:04d}")
+
+
+def counter_items_alias() -> str:
+    """COUNTER's monthly per-item usage alias (over every yearly index)."""
+    return prefixed(COUNTER_ITEMS)
 
 
 def events_alias() -> str:

@@ -59,6 +59,15 @@ class LRU(OrderedDict):
             self.popitem(last=False)
 
 
+def records_by_recid(recids: list[str], source: list[str]) -> list[dict]:
+    """The records-index documents (``source`` fields) of up to :data:`CHUNK` recids."""
+    response = current_search_client.search(
+        index=records_alias(),
+        body={"query": {"terms": {"id": recids}}, "size": len(recids), "_source": source},
+    )
+    return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
 class RecordLookup:
     """``recid`` -> :func:`record_facts` of the record (deleted ones too), files from the DB."""
 
@@ -73,15 +82,7 @@ class RecordLookup:
         found, missing = self.cache.split(recids)
         for chunk in chunks(missing, CHUNK):
             self.requests += 1
-            response = current_search_client.search(
-                index=records_alias(),
-                body={
-                    "query": {"terms": {"id": chunk}},
-                    "size": len(chunk),
-                    "_source": SOURCE_FIELDS,
-                },
-            )
-            page = [record_facts(hit["_source"]) for hit in response["hits"]["hits"]]
+            page = [record_facts(source) for source in records_by_recid(chunk, SOURCE_FIELDS)]
             attach_database_files(page)
             for facts in page:
                 found[facts["recid"]] = facts

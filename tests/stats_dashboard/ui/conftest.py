@@ -8,45 +8,28 @@ by Selenium.
 
 import os
 import shutil
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 from invenio_app.factory import create_api, create_ui
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import make_server
 
 from invenio_stats_dashboard.demo.serve import LOOPBACK_HTTP
 
 from ..api.conftest import api_site, app_config  # noqa: F401 (the same site and config)
+from ..loopback import served
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_site(app_config, api_site):  # noqa: F811
     """``http://127.0.0.1:<port>``: the UI app at ``/``, the API app at ``/api``."""
-    port = _free_port()
-    config = {
-        **app_config,
-        "SERVER_NAME": None,
-        "TRUSTED_HOSTS": None,
-        **LOOPBACK_HTTP,
-    }
+    config = {**app_config, "SERVER_NAME": None, "TRUSTED_HOSTS": None, **LOOPBACK_HTTP}
     ui, api = create_ui(**config), create_api(**config)
-    server = make_server("127.0.0.1", port, DispatcherMiddleware(ui, {"/api": api}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
+    with served(DispatcherMiddleware(ui, {"/api": api})) as url:
+        yield url
 
 
 def _chromium() -> tuple[str, str]:
