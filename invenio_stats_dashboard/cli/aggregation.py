@@ -71,6 +71,12 @@ def _print_report(report, verbose: bool) -> None:
         f"Aggregated {len(report.community_ids)} communities (global included): "
         f"{report.documents} documents in {report.seconds:.1f}s."
     )
+    if report.counter is not None:
+        outcome = report.counter
+        click.echo(
+            f"COUNTER item usage: {outcome.start} to {outcome.end}, "
+            f"{outcome.documents} monthly item documents written."
+        )
     if report.limited:
         click.echo(
             "The catch-up limit (COMMUNITY_STATS_CATCHUP_INTERVAL) stopped some series early; "

@@ -11,6 +11,7 @@ migrate`` moves it back with theirs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -90,6 +91,7 @@ def run_counter(ctx: RunContext) -> CommunityOutcome | None:
     window = ctx.window(COUNTER_ITEMS, GLOBAL, first)
     if window is None:
         return None
+    began = time.monotonic()
     rules, lookup, written = CounterRules(), ItemLookup(), 0
 
     def store(days) -> int:
@@ -107,4 +109,5 @@ def run_counter(ctx: RunContext) -> CommunityOutcome | None:
         ctx.keep_alive()
     written += store(rules.finish())
     current_search_client.indices.refresh(index=COUNTER_ITEMS.alias, ignore_unavailable=True)
+    ctx.add_time(COUNTER_ITEMS.name, time.monotonic() - began)
     return ctx.finish(COUNTER_ITEMS, GLOBAL, window, written)
