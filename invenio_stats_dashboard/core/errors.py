@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import click
 
-EXIT_FAILURE = 1
+# The exit-code contract of every command of both extensions (docs/index.md, "Exit codes"):
+EXIT_OK = 0  # the run finished and every item was handled
+EXIT_FAILURE = 1  # the run failed or stopped early (a service failed, a lock was held, ...)
+EXIT_USAGE = 2  # bad options or arguments (click's own code for usage errors)
+EXIT_ITEM_ERRORS = 3  # the run finished, but some items could not be handled (listed)
 
 
 def describe_failure(error: BaseException) -> str | None:
