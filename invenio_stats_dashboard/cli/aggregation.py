@@ -6,7 +6,6 @@ Thin wrappers: option parsing and output here, the work in ``aggregations`` and 
 from __future__ import annotations
 
 import json
-import sys
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -23,17 +22,21 @@ from ..aggregations.service import (
     run_aggregations,
 )
 from ..core.days import utc_today
-from ..core.ids import GLOBAL, CommunityNotFound, community_slugs, resolve_community_id
+from ..core.ids import GLOBAL, community_slugs
 from .options import (
     DAY,
     check_range,
     community_ids_option,
+    echo_json,
+    format_option,
     pid_dir_option,
+    progress_callback,
+    render_table,
     require_enabled,
     start_background,
 )
+from .units import count, duration, metric_value, signed, size
 
-BAR_WIDTH = 30
 AGGREGATION_PROCESS = "aggregation"
 AGGREGATION_TARGET = "invenio_stats_dashboard.aggregations.service:run_in_background"
 
@@ -66,16 +69,25 @@ def _check_may_run(force: bool) -> None:
 
 
 # --------------------------------------------------------------------------- aggregate
+def _scope(community_ids: list[str]) -> str:
+    """``12 communities and global``, ``1 community``, ``global``."""
+    communities = len([c for c in community_ids if c != GLOBAL])
+    text = f"{count(communities)} {'community' if communities == 1 else 'communities'}"
+    if GLOBAL not in community_ids:
+        return text
+    return "global" if not communities else f"{text} and global"
+
+
 def _print_report(report, verbose: bool) -> None:
     click.echo(
-        f"Aggregated {len(report.community_ids)} communities (global included): "
-        f"{report.documents} documents in {report.seconds:.1f}s."
+        f"Aggregated {_scope(report.community_ids)}: {count(report.documents)} documents "
+        f"in {duration(report.seconds)}."
     )
     if report.counter is not None:
         outcome = report.counter
         click.echo(
             f"COUNTER item usage: {outcome.start} to {outcome.end}, "
-            f"{outcome.documents} monthly item documents written."
+            f"{count(outcome.documents)} monthly item documents written."
         )
     if report.limited:
         click.echo(
@@ -156,15 +168,16 @@ def aggregate(
 
 @contextmanager
 def _progress(community_ids: list[str] | None):
-    """A progress bar over communities x aggregation batches, on a terminal only."""
-    if not sys.stdout.isatty():
-        yield None
-        return
-    communities = community_ids or all_community_ids()
-    with click.progressbar(
-        length=len(communities) * len(batches(aggregators())), label="Aggregating", file=sys.stderr
-    ) as bar:
-        yield lambda: bar.update(1)
+    """Progress over communities x aggregation batches: a bar, or lines off a terminal."""
+    total = len(community_ids or all_community_ids()) * len(batches(aggregators()))
+    with progress_callback(True, "Aggregating") as progress:
+        done = [0]
+
+        def heartbeat() -> None:
+            done[0] += 1
+            progress(min(done[0], total), total)
+
+        yield heartbeat
 
 
 # --------------------------------------------------------------------------- background
@@ -196,75 +209,138 @@ def aggregate_background(
 
 
 # --------------------------------------------------------------------------- status
-def _bar(share: float, width: int = BAR_WIDTH) -> str:
-    filled = int(round(share * width))
-    return "█" * filled + "░" * (width - filled)
+STATUS_LEGEND = """\
+Records, Files, Volume: on the last day of the records snapshot ("added" basis).
+Views, Downloads: all-time totals on the last day of the usage snapshot.
+Last day: the oldest last document of the community's series; Lag: days from it to today.
+Series: series with a document for every day from their first to their last / all series.
+Every run rewrites the days after each bookmark: bookmarks stop at the last settled day
+(yesterday for records, the day before yesterday for usage), a day or two behind the last
+document. -: not aggregated yet."""
 
 
-def _ago(days: int | None) -> str:
-    if days is None:
-        return "never"
-    return "today" if days <= 0 else f"{days}d ago"
+def _figure(name: str, value) -> str:
+    if value is None:
+        return "-"
+    return size(value) if name == "volume" else count(value)
 
 
-def _status_line(status, today: date) -> str:
-    name = status.aggregator.short_name
-    if not status.index_exists:
-        return f"{name:<26} [No index]"
-    if not status.documents:
-        return f"{name:<26} [No data]"
-    share = status.completeness(today)
-    return f"{name:<26} [{_bar(share)}] {int(share * 100)}% ({_ago(status.days_since_last(today))})"
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else "-"
 
 
-def _status_block(status, today: date) -> list[str]:
-    aggregator = status.aggregator
-    lines = [f"{aggregator.short_name} ({aggregator.index})"]
-    if not status.index_exists:
-        return [*lines, "  No index"]
+def _status_table(statuses, labels: dict[str, str], today: date) -> str:
+    headers = ["Community", "Records", "Files", "Volume", "Views", "Downloads"]
+    headers += ["Last day", "Lag", "Series"]
+    rows = []
+    for item in statuses:
+        totals = item.totals
+        lag = item.lag(today)
+        rows.append(
+            [
+                labels[item.community_id],
+                *(_figure(name, totals.get(name)) for name in STATUS_FIGURES),
+                _day(item.last),
+                "-" if lag is None else f"{lag}d",
+                f"{item.complete()}/{len(item.series)}",
+            ]
+        )
+    return render_table(headers, rows)
 
-    def show(value):
-        return value.isoformat() if isinstance(value, date) else str(value)
 
-    share = status.completeness(today)
-    rows = [
-        ("Bookmark", show(status.bookmark) if status.bookmark else "none"),
-        ("Documents", str(status.documents)),
-        ("First document", show(status.first) if status.first else "none"),
-        ("Last document", show(status.last) if status.last else "none"),
-        ("Days since last", str(status.days_since_last(today)) if status.last else "n/a"),
-        ("Completeness", f"[{_bar(share)}] {int(share * 100)}%"),
-    ]
-    return [*lines, *(f"  {label + ':':<18} {value}" for label, value in rows)]
+def _series_table(item) -> str:
+    rows = []
+    for series in item.series:
+        aggregator = series.aggregator
+        if not series.index_exists or not series.documents:
+            missing = "-"
+        else:
+            missing = count((series.last - series.first).days + 1 - series.documents)
+        rows.append(
+            [
+                aggregator.short_name,
+                count(series.documents) if series.index_exists else "no index",
+                _day(series.first),
+                _day(series.last),
+                _day(series.bookmark),
+                missing,
+            ]
+        )
+    return render_table(["Series", "Documents", "First", "Last", "Bookmark", "Missing"], rows)
+
+
+def _status_json(statuses, labels: dict[str, str], today: date) -> dict:
+    def day(value):
+        return value.isoformat() if value else None
+
+    return {
+        "today": today.isoformat(),
+        "communities": [
+            {
+                "community_id": item.community_id,
+                "slug": labels[item.community_id],
+                "last_day": day(item.last),
+                "lag_days": item.lag(today),
+                "complete_series": item.complete(),
+                "totals": item.totals,
+                "series": [
+                    {
+                        "name": series.aggregator.name,
+                        "query_type": series.aggregator.query_type,
+                        "index": series.aggregator.alias,
+                        "index_exists": series.index_exists,
+                        "documents": series.documents,
+                        "first_day": day(series.first),
+                        "last_day": day(series.last),
+                        "bookmark": day(series.bookmark),
+                    }
+                    for series in item.series
+                ],
+            }
+            for item in statuses
+        ],
+    }
+
+
+STATUS_FIGURES = ("records", "files", "volume", "views", "downloads")
 
 
 @click.command("status")
 @community_ids_option(
-    "--community-id",
-    "-c",
     help="Community UUID or slug (repeatable; default: every community and global).",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Show details for each aggregation.")
+@click.option("--verbose", "-v", is_flag=True, help="Also each series of each community, grouped.")
+@format_option("text", "json")
 @with_appcontext
-def status(community_ids, verbose):
-    """Aggregation status: bookmarks, documents, first/last days, completeness."""
-    from ..aggregations.status import collect_status
+def status(community_ids, verbose, output_format):
+    """Aggregation status: one line per community (totals, last day, lag), with a legend.
+
+    --verbose adds each community's series (documents, first and last day, bookmark,
+    missing days); --format json gives all of it for scripts.
+    """
+    from ..aggregations.status import community_status
 
     require_enabled()
     labels = community_slugs(community_ids)
-    statuses = collect_status(list(labels))
+    statuses = community_status(list(labels))
     today = utc_today()
-    for community_id, label in labels.items():
-        heading = "Global (all records)" if community_id == GLOBAL else f"{label} ({community_id})"
-        click.echo(f"Community: {heading}")
-        click.echo("-" * 60)
-        for item in statuses[community_id]:
-            if verbose:
-                for line in _status_block(item, today):
-                    click.echo(f"  {line}")
-            else:
-                click.echo(_status_line(item, today))
-        click.echo("")
+    if output_format == "json":
+        echo_json(_status_json(statuses, labels, today))
+        return
+    click.echo(f"Statistics status on {today.isoformat()} (UTC)\n")
+    click.echo(_status_table(statuses, labels, today))
+    if verbose:
+        for item in statuses:
+            heading = labels[item.community_id]
+            if item.community_id != GLOBAL:
+                heading = f"{heading} ({item.community_id})"
+            click.echo(f"\n{heading}")
+            for line in _series_table(item).splitlines():
+                click.echo(f"  {line}")
+    click.echo("")
+    click.echo(STATUS_LEGEND)
+    if verbose:
+        click.echo("Missing: days without a document between the series' first and last day.")
 
 
 # --------------------------------------------------------------------------- read
@@ -286,7 +362,7 @@ def _render_table(query_type: str, documents: list[dict]) -> list[str]:
             f"   {'':<{width}}" + "".join(f"{document_day(d).isoformat():>12}" for d in block)
         )
         for metric in metrics:
-            values = "".join(f"{flat.get(metric, 0):>12}" for flat in flats)
+            values = "".join(f"{metric_value(metric, flat.get(metric, 0)):>12}" for flat in flats)
             lines.append(f"   {metric:<{width}}{values}")
     last = documents[-1]
     subcounts = {k: v for k, v in (last.get("subcounts") or {}).items() if v}
@@ -317,13 +393,16 @@ def _render_summary(query_type: str, documents: list[dict]) -> list[str]:
         lines.append(f"   {'':<{width}}{first_day:>14}{last_day:>14}{'change':>14}")
         for metric in metrics:
             start, end = flats[0].get(metric, 0), flats[-1].get(metric, 0)
-            lines.append(f"   {metric:<{width}}{start:>14}{end:>14}{end - start:>+14}")
+            lines.append(
+                f"   {metric:<{width}}{metric_value(metric, start):>14}"
+                f"{metric_value(metric, end):>14}{signed(metric, end - start):>14}"
+            )
     else:
         lines = [f"== {query_type} ({span}; sums)"]
         for metric in metrics:
             if not _is_distinct_count(metric):
                 total = sum(flat.get(metric, 0) for flat in flats)
-                lines.append(f"   {metric:<{width}}{total:>14}")
+                lines.append(f"   {metric:<{width}}{metric_value(metric, total):>14}")
     return lines
 
 
@@ -348,7 +427,7 @@ def _item_summary(item: dict) -> str:
 
 
 @click.command("read")
-@click.option("--community-id", default=GLOBAL, show_default=True, help="Community UUID or slug.")
+@community_ids_option(help="Community UUID or slug (repeatable; default: global).")
 @click.option("--start-date", type=DAY, help="First day (default: yesterday, UTC).")
 @click.option("--end-date", type=DAY, help="Last day (default: today, UTC).")
 @click.option(
@@ -357,21 +436,16 @@ def _item_summary(item: dict) -> str:
     default=None,
     help="One statistic, day by day (default: every statistic, summed up).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Readable tables, or JSON for scripts.",
-)
+@format_option("text", "json", "csv")
 @with_appcontext
-def read(community_id, start_date, end_date, query_type, output_format):
-    """Read the daily statistics of a community (or global) over a date range.
+def read(community_ids, start_date, end_date, query_type, output_format):
+    """Read the daily statistics of communities (or global) over a date range.
 
     Without --query-type: every statistic in a few lines (deltas summed over the range,
     snapshots on the first and last day). With it: that statistic day by day, with the
-    last day's subcounts. --format json gives every document in full.
+    last day's subcounts. --format json gives every document in full (a list of answers
+    for several communities); --format csv one statistic (--query-type) as a table, a
+    row per community and day, as the API's CSV.
     """
     from ..aggregations.documents import read_stats
 
@@ -380,29 +454,46 @@ def read(community_id, start_date, end_date, query_type, output_format):
     start = start_date or today - timedelta(days=1)
     end = end_date or today
     check_range(start, end)
-    try:
-        resolved = resolve_community_id(community_id)
-    except CommunityNotFound as error:
-        raise click.BadParameter(str(error), param_hint="'--community-id'") from None
-    results = read_stats(resolved, start, end, query_type)
-    if output_format == "json":
-        payload = {
-            "community_id": resolved,
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-            "results": results,
-        }
-        json.dump(payload, sys.stdout, indent=2, default=str)
-        click.echo("")
+    if output_format == "csv" and not query_type:
+        raise click.UsageError("--format csv holds one statistic: add --query-type NAME.")
+    ids = community_ids or [GLOBAL]
+    answers = [
+        (community_id, read_stats(community_id, start, end, query_type)) for community_id in ids
+    ]
+    if output_format == "csv":
+        from ..queries.tables import documents_table, to_csv
+
+        documents = [doc for _, results in answers for doc in results[query_type]]
+        click.echo(to_csv(*documents_table(documents)).decode(), nl=False)
         return
-    label = "global" if resolved == GLOBAL else f"{community_id} ({resolved})"
-    click.echo(f"Statistics for {label}, {start} to {end}")
+    if output_format == "json":
+        payloads = [
+            {
+                "community_id": community_id,
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat(),
+                "results": results,
+            }
+            for community_id, results in answers
+        ]
+        echo_json(payloads[0] if len(payloads) == 1 else payloads)
+        return
+    labels = community_slugs(ids)
     render = _render_table if query_type else _render_summary
-    for name, documents in results.items():
-        for line in render(name, documents):
-            click.echo(line)
+    for position, (community_id, results) in enumerate(answers):
+        label = "global" if community_id == GLOBAL else f"{labels[community_id]} ({community_id})"
+        click.echo(("\n" if position else "") + f"Statistics for {label}, {start} to {end}")
+        for name, documents in results.items():
+            for line in render(name, documents):
+                click.echo(line)
     if not query_type:
-        click.echo("Day by day, with subcounts: add --query-type NAME (or --format json).")
+        click.echo(SUMMARY_NOTE)
+
+
+SUMMARY_NOTE = """\
+Deltas are summed over every day of the range; a snapshot's change is from the first day
+to the last, so the first day's delta is in the sums but not in the change.
+Day by day, with subcounts: add --query-type NAME (or --format json)."""
 
 
 # --------------------------------------------------------------------------- destroy

@@ -5,16 +5,15 @@
   resolved through ``core.ids`` (unknown ones are a usage error naming them all);
 - :func:`pid_dir_option`, :func:`process_manager`, :func:`start_background`: background
   processes;
-- :func:`render_table`, :func:`progress_callback`: aligned tables, progress bars;
+- :func:`render_table`: aligned tables; :func:`progress_callback` (``cli.progress``):
+  a bar on a terminal, throttled progress lines elsewhere;
 - :class:`StatsGroup`: the command group whose commands turn a search-engine, database or
   Redis failure into one line on stderr and exit code 1 (``core.errors``).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import json
 from datetime import date
 
 import click
@@ -24,6 +23,7 @@ from ..core.days import DAY_FORMAT, InvalidDate, parse_day
 from ..core.errors import EXIT_FAILURE, OneLineErrorsGroup
 from ..core.ids import CommunityNotFound, resolve_community_ids
 from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
+from .progress import progress_callback as progress_callback  # re-exported for the importer
 
 StatsGroup = OneLineErrorsGroup
 
@@ -74,9 +74,9 @@ def _resolve_communities(ctx, param, values) -> list[str] | None:
 
 
 def community_ids_option(*flags: str, help: str):
-    """``--community-id``: repeatable UUIDs or slugs (``global`` too), resolved (None: all)."""
+    """``--community-id/-c``: repeatable UUIDs or slugs (``global`` too), resolved (None: all)."""
     return click.option(
-        *(flags or ("--community-id",)),
+        *(flags or ("--community-id", "-c")),
         "community_ids",
         multiple=True,
         callback=_resolve_communities,
@@ -135,6 +135,23 @@ def start_background(pid_dir: str | None, name: str, target: str, params: dict) 
 
 
 # --------------------------------------------------------------------------- output
+def format_option(*formats: str):
+    """``--format``: the first of ``formats`` (text) by default; JSON/CSV for scripts."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(formats)),
+        default=formats[0],
+        show_default=True,
+        help="Readable text, or " + " / ".join(f.upper() for f in formats[1:]) + " for scripts.",
+    )
+
+
+def echo_json(payload) -> None:
+    """``payload`` as indented JSON on stdout (dates as ISO strings)."""
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
 def render_table(headers: list[str], rows: list[list]) -> str:
     """Left-aligned columns separated by two spaces, with a rule under the headers."""
     widths = [len(h) for h in headers]
@@ -146,26 +163,3 @@ def render_table(headers: list[str], rows: list[list]) -> str:
         cells = (str(c).ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-@contextmanager
-def progress_callback(show: bool, label: str) -> Iterator[Callable[..., None] | None]:
-    """A ``progress(done, total, *details)`` callback drawing a bar on a terminal (else None)."""
-    if not (show and sys.stderr.isatty()):
-        yield None
-        return
-    state: dict = {"bar": None, "done": 0}
-
-    def progress(done: int, total: int, *_details) -> None:
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
-            state["bar"].__enter__()
-        state["bar"].length = max(total, done, 1)
-        state["bar"].update(done - state["done"])
-        state["done"] = done
-
-    try:
-        yield progress
-    finally:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)

@@ -6,13 +6,21 @@ Thin commands: options are parsed and checked here, the work is done in
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import with_appcontext
 
 from ..core import indices
-from .options import DAY, fail, pid_dir_option, render_table, require_enabled, start_background
+from ..core.errors import EXIT_ITEM_ERRORS
+from .options import (
+    DAY,
+    fail,
+    pid_dir_option,
+    progress_callback,
+    render_table,
+    require_enabled,
+    start_background,
+)
+from .units import count
 
 EVENT_TYPE_CHOICE = click.Choice(sorted(indices.EVENT_TYPES))
 
@@ -200,11 +208,15 @@ def generate(dry_run, yes_i_know, **kwargs):
     about = records * opts.events_per_record
     if not dry_run and not yes_i_know:
         click.confirm(f"Generate about {about} events for {records} records?", abort=True)
-    if sys.stdout.isatty():
-        with click.progressbar(length=records, label="Generating events") as bar:
-            result = run_generation(opts, progress=bar.update)
-    else:
-        result = run_generation(opts)
+    with progress_callback(True, "Generating events") as progress:
+        done = 0
+
+        def on_page(records_done: int) -> None:
+            nonlocal done
+            done += records_done
+            progress(done, records)
+
+        result = run_generation(opts, progress=on_page)
     verb = "Would write" if dry_run else "Wrote"
     click.echo(
         f"{verb} {result.events} events for {result.records} records "
@@ -260,16 +272,20 @@ def migrate(
         click.echo(f"Migration queued as Celery task {task.id}.")
         return
     try:
-        results = run_migration(options, show_progress=sys.stdout.isatty())
+        with progress_callback(True, "Migrating events") as progress:
+            results = run_migration(options, progress)
     except MigrationError as err:
         fail(str(err))
     if not results:
         click.echo("No raw view/download indices to migrate.")
         return
-    rows = [[r.event_type, r.month, r.state, r.written, r.source_count, r.message] for r in results]
+    rows = [
+        [r.event_type, r.month, r.state, count(r.written), count(r.source_count), r.message]
+        for r in results
+    ]
     click.echo(render_table(["type", "month", "state", "written", "source", "message"], rows))
-    if any(r.state == "failed" for r in results):
-        sys.exit(1)
+    if any(r.state == "failed" for r in results):  # the other months were migrated
+        raise click.exceptions.Exit(EXIT_ITEM_ERRORS)
 
 
 @usage_events.command("migrate-background")

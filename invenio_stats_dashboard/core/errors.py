@@ -2,7 +2,8 @@
 
 :func:`describe_failure` names a search-engine, database, Redis or bulk-write failure in
 one line; :class:`OneLineErrorsGroup` is a click group whose commands print that line on
-stderr and exit 1 instead of a traceback (both extensions' command groups use it).
+stderr and exit 1 instead of a traceback, and print bad input as one line too (exit 2);
+both extensions' command groups use it.
 """
 
 from __future__ import annotations
@@ -42,13 +43,26 @@ def describe_failure(error: BaseException) -> str | None:
     return None
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line on stderr (click's own takes four)."""
+
+    def show(self, file=None) -> None:
+        """``Error: <message> (see '<command> --help')``."""
+        hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{hint}", err=True)
+
+
 class OneLineErrorsGroup(click.Group):
-    """A command group whose commands fail in one line when a service fails."""
+    """A command group whose commands fail in one line: bad input (exit 2), a service (1)."""
 
     def invoke(self, ctx):
-        """Run the command; a search engine, database or Redis failure exits 1 in one line."""
+        """Run the command; usage errors and service failures become one line on stderr."""
         try:
             return super().invoke(ctx)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as error:
+            raise OneLineUsageError(error.format_message(), error.ctx) from None
         except Exception as error:
             message = describe_failure(error)
             if message is None:

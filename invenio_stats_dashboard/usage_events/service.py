@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 
-import click
-
 from ..core.days import parse_day
 from .generation import GenerationOptions, count_records, generate
 from .migration import MigrationOptions, Migrator, MonthMigration, MonthResult
@@ -29,14 +27,20 @@ def remaining_events(migrator: Migrator) -> int:
     return total
 
 
-def run_migration(options: MigrationOptions, show_progress: bool = False) -> list[MonthResult]:
-    """Run the migration; with ``show_progress`` draw a progress bar on the terminal."""
+def run_migration(options: MigrationOptions, progress: Callable | None = None) -> list[MonthResult]:
+    """Run the migration; ``progress(done, total)`` after each batch (not in a dry run)."""
     migrator = Migrator(options)
-    if not show_progress or options.dry_run:
+    if progress is None or options.dry_run:
         return migrator.run()
-    with click.progressbar(length=remaining_events(migrator), label="Migrating events") as bar:
-        migrator.on_batch = lambda _type, _month, n: bar.update(n)
-        return migrator.run()
+    total, done = remaining_events(migrator), 0
+
+    def on_batch(_type: str, _month: str, count: int) -> None:
+        nonlocal done
+        done += count
+        progress(done, total)
+
+    migrator.on_batch = on_batch
+    return migrator.run()
 
 
 def background_migration(

@@ -1,5 +1,7 @@
 """``invenio community-stats aggregate | status | read | destroy-indices``, errors included."""
 
+import csv
+import io
 import json
 from datetime import date, timedelta
 
@@ -96,7 +98,7 @@ def test_aggregate_eager_by_slug_then_all(site, runner, config):
     )
     assert result.exit_code == 0, result.stderr
     assert "bypassing the COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED check" in result.stderr
-    assert "Aggregated 1 communities" in result.stdout
+    assert "Aggregated 1 community: " in result.stdout
     assert "community-records-snapshot-published" in result.stdout  # --verbose timings
     store = AggregationBookmarks()
     assert store.get("community-records-delta-added", site.community_id("A")) == RUN_END
@@ -111,35 +113,80 @@ def test_aggregate_eager_by_slug_then_all(site, runner, config):
     assert_matches(site, Truth(site))
 
 
-def test_status_concise_and_verbose(aggregated, runner):
+def _human_size(n: int) -> str:
+    """Decimal units, as an operator expects them."""
+    if n < 1000:
+        return f"{n:,} bytes"
+    return f"{n / 1e3:,.1f} KB" if n < 1e6 else f"{n / 1e6:,.1f} MB"
+
+
+def _row(text: str, first_cell: str) -> list[str]:
+    """The cells of a status table row (two or more spaces apart)."""
+    import re
+
+    line = next(line for line in text.splitlines() if line.startswith(first_cell + "  "))
+    return re.split(r"\s{2,}", line.strip())
+
+
+def test_status_concise_verbose_and_json(aggregated, runner):
     site = aggregated
     truth = Truth(site)
+    today = date.today()
+    snapshot = expected_documents(truth, "B", "snapshot", "added", RUN_END)[RUN_END]
+    records = sum(snapshot["total_records"].values())
+    files = snapshot["total_files"]["file_count"]
+    volume = snapshot["total_files"]["data_volume"]
+
     result = invoke(runner, "status", "-c", site.slugs["B"], "-c", "global")
     assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"Community: {site.slugs['B']} ({site.community_id('B')})"
-    assert "Community: Global (all records)" in lines
-    days_since = (date.today() - RUN_END).days
-    delta_line = next(line for line in lines if line.startswith("delta-created "))
-    assert delta_line.endswith(f"({days_since}d ago)")
-    for kind in ("delta", "snapshot"):
-        for basis in ("created", "published", "added"):
-            line = next(line for line in lines if line.startswith(f"{kind}-{basis} "))
-            assert "% (" in line and "[No" not in line
+    text = result.stdout
+    assert text.splitlines()[0] == f"Statistics status on {today.isoformat()} (UTC)"
+    header = _row(text, "Community")
+    assert header == ["Community", "Records", "Files", "Volume", "Views", "Downloads"] + [
+        "Last day",
+        "Lag",
+        "Series",
+    ]
+    row = dict(zip(header, _row(text, site.slugs["B"]), strict=True))
+    assert row["Records"] == f"{records:,}" and row["Files"] == f"{files:,}"
+    assert row["Volume"] == _human_size(volume)
+    assert row["Views"] == "-" and row["Downloads"] == "-"  # no usage in this fixture
+    assert row["Last day"] == RUN_END.isoformat()
+    assert row["Lag"] == f"{(today - RUN_END).days}d"
+    assert row["Series"] == "6/8"  # the six record series complete, usage never aggregated
+    assert "Lag: days from it to today" in text  # the legend
+    assert len(text.splitlines()) < 20  # one line per community, not one per series
 
-    result = invoke(runner, "status", "--community-id", site.community_id("B"), "--verbose")
+    result = invoke(runner, "status", "--community-id", site.community_id("B"), "-v")
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     start = truth.series_start("B", "published", RUN_END)
     expected_count = (RUN_END - start).days + 1
-    block = text[text.index("delta-published (") :]
-    assert f"Bookmark:          {RUN_END.isoformat()}" in block
-    assert f"Documents:         {expected_count}" in block
-    assert f"First document:    {start.isoformat()}" in block
-    assert f"Last document:     {RUN_END.isoformat()}" in block
-    assert f"Days since last:   {days_since}" in block
-    share = int(expected_count / ((date.today() - start).days + 1) * 100)
-    assert f"] {share}%" in block
+    assert f"{site.slugs['B']} ({site.community_id('B')})" in text
+    series = _row(text, "  delta-published")
+    assert series == [
+        "delta-published",
+        f"{expected_count:,}",
+        start.isoformat(),
+        RUN_END.isoformat(),
+        RUN_END.isoformat(),
+        "0",
+    ]
+    assert "Missing: days without a document" in text
+
+    result = invoke(runner, "status", "-c", site.slugs["B"], "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    (community,) = payload["communities"]
+    assert community["community_id"] == site.community_id("B")
+    assert community["totals"]["records"] == records
+    assert community["totals"]["volume"] == volume
+    assert community["last_day"] == RUN_END.isoformat()
+    by_name = {s["query_type"]: s for s in community["series"]}
+    published = by_name["community-record-delta-published"]
+    assert published["documents"] == expected_count
+    assert published["first_day"] == start.isoformat()
+    assert published["bookmark"] == RUN_END.isoformat()
 
     result = invoke(runner, "status", "-c", "nope")
     assert result.exit_code == 2
@@ -194,13 +241,64 @@ def test_read(aggregated, runner):
     first = snapshot[date(2024, 1, 12)]["total_records"]["with_files"]
     last = snapshot[date(2024, 1, 13)]["total_records"]["with_files"]
     line = metric_line("community-record-snapshot-created", "total_records.with_files")
-    assert line[1:] == [str(first), str(last), f"{last - first:+d}"]
+    assert line[1:] == [str(first), str(last), f"{last - first:+d}" if last != first else "0"]
     delta = expected_documents(truth, "global", "delta", "added", RUN_END)
     added = sum(delta[date(2024, 1, d)]["records"]["added"]["with_files"] for d in (12, 13))
     line = metric_line("community-record-delta-added", "records.added.with_files")
     assert line[1:] == [str(added)]
     with pytest.raises(StopIteration):  # daily distinct counts are not summed
         metric_line("community-record-delta-added", "uploaders")
+
+    assert "the first day's delta is in the sums but not in the change" in result.stdout
+    volume = snapshot[date(2024, 1, 13)]["total_files"]["data_volume"]
+    shown = " ".join(metric_line("community-record-snapshot-created", "total_files.data_volume"))
+    assert (
+        f"{volume:,} bytes" in shown
+        or f"{volume / 1e3:,.1f} KB" in shown
+        or (f"{volume / 1e6:,.1f} MB" in shown)
+    )
+
+    # CSV: one statistic, a row per community and day, exact numbers
+    result = invoke(
+        runner,
+        "read",
+        "-c",
+        site.slugs["C"],
+        "-c",
+        "global",
+        "--query-type",
+        "community-record-snapshot-added",
+        "--start-date",
+        "2024-01-12",
+        "--end-date",
+        "2024-01-13",
+        "--format",
+        "csv",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    header, rows = rows[0], rows[1:]
+    assert header[:2] == ["date", "community_id"]
+    assert [(r[0], r[1]) for r in rows] == [
+        (day, community)
+        for community in (site.community_id("C"), "global")
+        for day in ("2024-01-12", "2024-01-13")
+    ]
+    for row in rows:
+        community = "C" if row[1] == site.community_id("C") else "global"
+        want = expected_documents(truth, community, "snapshot", "added", RUN_END)
+        day = want[date.fromisoformat(row[0])]
+        assert (
+            int(row[header.index("total_files.data_volume")]) == (day["total_files"]["data_volume"])
+        )
+        assert (
+            int(row[header.index("total_records.with_files")])
+            == (day["total_records"]["with_files"])
+        )
+    result = invoke(runner, "read", "--format", "csv")
+    assert result.exit_code == 2
+    assert "add --query-type" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line for bad input
 
     # one query type: day by day, with the last day's subcounts
     result = invoke(
@@ -339,7 +437,7 @@ def test_destroy_indices(aggregated, runner):
 
     result = invoke(runner, "status", "-c", "global")
     assert result.exit_code == 0
-    assert "delta-created              [No index]" in result.stdout.splitlines()
+    assert _row(result.stdout, "global")[1:] == ["-"] * 7 + ["0/8"]
 
     result = invoke(runner, "destroy-indices", "--yes-i-know", "--force")
     assert result.exit_code == 0
