@@ -2,35 +2,41 @@
 
 import logging
 from contextlib import contextmanager
+from datetime import date
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from invenio_stats_dashboard.cli.options import progress_callback
-from invenio_stats_dashboard.core.errors import OneLineErrorsGroup
+from invenio_stats_dashboard.cli.options import DAY, check_range, progress_callback
+from invenio_stats_dashboard.core.errors import (
+    EXIT_FAILURE,
+    EXIT_ITEM_ERRORS,
+    EXIT_OK,
+    OneLineErrorsGroup,
+)
 
 from .services import repair
-from .services.legacy_dates import day_bounds, parse_day
 
 RULE = "=" * 70
 ERRORS_SHOWN = 10
+DRY_RUN_START = "DRY RUN: nothing will be written."
+DRY_RUN_END = "DRY RUN: nothing was written."
 
 
-@click.group(name="importer", cls=OneLineErrorsGroup)
+class ImporterGroup(OneLineErrorsGroup):
+    """The importer's command group: old dashed names still run, unlisted."""
+
+    ALIASES = {"update-created-dates": "update_created_dates"}
+
+    def get_command(self, ctx, cmd_name):
+        """Resolve an alias to its command (aliases stay out of ``--help``)."""
+        return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
+
+
+@click.group(name="importer", cls=ImporterGroup)
 def cli():
     """Knowledge Commons Works importer tools (created-date repair)."""
-
-
-def _day_option(ctx, param, value):
-    """Validate a ``YYYY-MM-DD`` option."""
-    if value is None:
-        return None
-    try:
-        parse_day(value, param.opts[0])
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return value
 
 
 class _EchoHandler(logging.Handler):
@@ -72,10 +78,10 @@ def _banner(title: str, first: bool = False) -> None:
     click.echo(RULE)
 
 
-def _print_errors(errors: list[dict], describe) -> None:
+def _print_errors(errors: list[dict], describe, dry_run: bool) -> None:
     if not errors:
         return
-    click.echo("\nErrors:")
+    click.echo("\nCannot be updated:" if dry_run else "\nErrors:")
     for error in errors[:ERRORS_SHOWN]:
         click.echo(f"  - {describe(error)}: {error['error']}")
     if len(errors) > ERRORS_SHOWN:
@@ -107,6 +113,8 @@ def _queue(todo: list[str], options: repair.RepairOptions) -> None:
         "verbose": options.verbose,
     }
     signatures, names = [], []
+    if options.dry_run:
+        click.echo(DRY_RUN_START)
     click.echo("Starting background tasks...")
     if repair.RECORDS in todo:
         click.echo("Queuing record update task...")
@@ -141,24 +149,26 @@ def _queue(todo: list[str], options: repair.RepairOptions) -> None:
     )
 
 
-def _print_records(stats: dict) -> None:
-    click.echo("\nRecord Update Results:")
+def _print_counts(title: str, stats: dict, dry_run: bool, extra: dict | None = None) -> None:
+    """The result block; a dry run says so in its heading and in every verb."""
+    click.echo(f"\n{title} Update Results{' (DRY RUN)' if dry_run else ''}:")
     click.echo(f"  Total found: {stats['total_found']}")
-    click.echo(f"  Updated: {stats['updated']}")
+    click.echo(f"  {'Would update' if dry_run else 'Updated'}: {stats['updated']}")
     click.echo(f"  Skipped: {stats['skipped']}")
-    click.echo(f"  Errors: {len(stats['errors'])}")
-    _print_errors(stats["errors"], lambda e: f"{e['pid']} ({e['record_id']})")
+    for label, value in (extra or {}).items():
+        click.echo(f"  {label}: {value}")
+    click.echo(f"  {'Would fail' if dry_run else 'Errors'}: {len(stats['errors'])}")
+
+
+def _print_records(stats: dict, dry_run: bool) -> None:
+    _print_counts("Record", stats, dry_run)
+    _print_errors(stats["errors"], lambda e: f"{e['pid']} ({e['record_id']})", dry_run)
     _print_stopped(stats, "stopped_at_record", "records")
 
 
-def _print_communities(stats: dict) -> None:
-    click.echo("\nCommunity Update Results:")
-    click.echo(f"  Total found: {stats['total_found']}")
-    click.echo(f"  Updated: {stats['updated']}")
-    click.echo(f"  Skipped: {stats['skipped']}")
-    click.echo(f"  No records: {stats['no_records']}")
-    click.echo(f"  Errors: {len(stats['errors'])}")
-    _print_errors(stats["errors"], lambda e: e["slug"])
+def _print_communities(stats: dict, dry_run: bool) -> None:
+    _print_counts("Community", stats, dry_run, {"No records": stats["no_records"]})
+    _print_errors(stats["errors"], lambda e: e["slug"], dry_run)
     _print_stopped(stats, "stopped_at_community", "communities")
 
 
@@ -184,20 +194,20 @@ BANNERS = {
 )
 @click.option(
     "--start-date",
+    type=DAY,
     default=None,
-    callback=_day_option,
     help=(
-        "Only update records whose current created date is on or after this day "
-        "(YYYY-MM-DD, UTC). Only applies to records, not communities."
+        "Only update records whose current created date is on or after this UTC day. "
+        "Only applies to records, not communities."
     ),
 )
 @click.option(
     "--end-date",
+    type=DAY,
     default=None,
-    callback=_day_option,
     help=(
-        "Only update records whose current created date is on or before this day "
-        "(YYYY-MM-DD, UTC, the whole day included). Only applies to records, not communities."
+        "Only update records whose current created date is on or before this UTC day "
+        "(the whole day included). Only applies to records, not communities."
     ),
 )
 @click.option(
@@ -211,7 +221,7 @@ BANNERS = {
     "--dry-run",
     is_flag=True,
     default=False,
-    help="Show what would be updated without making changes.",
+    help="Report what would be updated and write nothing (the output says DRY RUN).",
 )
 @click.option(
     "--background",
@@ -230,14 +240,14 @@ BANNERS = {
 def update_created_dates(
     records_only: bool,
     communities_only: bool,
-    start_date: str | None,
-    end_date: str | None,
+    start_date: date | None,
+    end_date: date | None,
     batch_size: int,
     dry_run: bool,
     background: bool,
     verbose: bool,
 ):
-    r"""Update created dates for migrated records and communities.
+    """Update created dates for migrated records and communities.
 
     \b
     This command updates the 'created' timestamp for:
@@ -245,45 +255,63 @@ def update_created_dates(
     2. Communities based on their oldest record's creation date
 
     Records are always updated before communities. Database and search index are
-    both updated. Exit status: 0 when the run completed, 1 when it stopped early
-    (search cluster unhealthy) or an item could not be written, 2 for bad options.
+    both updated. Also runs as update-created-dates.
+
+    \b
+    Exit status:
+      0  every item was updated or skipped (a dry run: would have been)
+      1  the run stopped early (search cluster unhealthy) or a service failed
+      2  bad options; nothing was done
+      3  the run finished, but some items could not be updated (listed)
 
     \b
     Typical uses (run a dry run first):
-        invenio importer update_created_dates --dry-run --verbose
-        invenio importer update_created_dates
-        invenio importer update_created_dates --records-only \
-            --start-date 2020-01-01 --end-date 2020-12-31
-        invenio importer update_created_dates --communities-only
-        invenio importer update_created_dates --background
-    """
+      invenio importer update_created_dates --dry-run --verbose
+      invenio importer update_created_dates
+      invenio importer update_created_dates --records-only \\
+          --start-date 2020-01-01 --end-date 2020-12-31
+      invenio importer update_created_dates --communities-only
+      invenio importer update_created_dates --background
+    """  # noqa: D301 (click needs the \b control character)
     try:
         todo = repair.parts(records_only, communities_only)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    try:
-        day_bounds(start_date, end_date)
-    except ValueError as exc:
-        raise click.UsageError(f"Invalid date range: {exc}.") from None
-    options = repair.RepairOptions(start_date, end_date, batch_size, dry_run, verbose)
+    check_range(start_date, end_date)
+    options = repair.RepairOptions(
+        start_date and start_date.isoformat(),
+        end_date and end_date.isoformat(),
+        batch_size,
+        dry_run,
+        verbose,
+    )
     if background:
         _queue(todo, options)
         return
-    failed = False
+    results = []
     with _log_to_stderr(verbose):
+        if dry_run:
+            _banner(DRY_RUN_START, first=True)
         for position, part in enumerate(todo):
             title, label = BANNERS[part]
-            _banner(title, first=position == 0)
+            _banner(title, first=position == 0 and not dry_run)
             with progress_callback(True, label) as progress:
                 stats = repair.run_part(part, options, progress)
-            PRINT[part](stats)
-            failed = failed or repair.failed(part, stats)
+            PRINT[part](stats, dry_run)
+            results.append(stats)
             if not repair.may_continue(part, stats) and position + 1 < len(todo):
                 click.echo("Community updates not started.", err=True)
                 break
-    _banner("Update complete!" if not failed else "Update finished with problems.")
-    if failed:
-        click.get_current_context().exit(1)
+    code = repair.exit_code(results)
+    _banner(FINAL[code] + (" (DRY RUN)" if dry_run else ""))
+    if dry_run:
+        click.echo(DRY_RUN_END)
+    if code != EXIT_OK:
+        click.get_current_context().exit(code)
 
 
-cli.add_command(update_created_dates, name="update-created-dates")
+FINAL = {
+    EXIT_OK: "Update complete!",
+    EXIT_ITEM_ERRORS: "Update finished; some items could not be updated (listed above).",
+    EXIT_FAILURE: "Update stopped early; a re-run continues where it stopped.",
+}

@@ -141,7 +141,8 @@ class CommunitiesHelper(CreatedDatesHelperBase):
         if any(wrote):
             self.target.indexer.refresh()
         logger.info(
-            f"{prefix}Community updates complete: {stats['updated']} updated, "
+            f"{prefix}Community updates complete: {stats['updated']} "
+            f"{'would be updated' if dry_run else 'updated'}, "
             f"{stats['skipped']} skipped, {stats['no_records']} no records, "
             f"{len(stats['errors'])} errors"
         )
@@ -174,7 +175,7 @@ class CommunitiesHelper(CreatedDatesHelperBase):
         for community_id, target in targets.items():
             item, row = items[community_id], rows.get(community_id)
             if row is None or not row.published:
-                self._fail(stats, item, "Community not found or deleted")
+                self._fail(stats, item, "Community not found or deleted", dry_run)
                 continue
             write_db = target < row.created
             if not write_db and item.created == row.created:
@@ -209,9 +210,14 @@ class CommunitiesHelper(CreatedDatesHelperBase):
         return True
 
     @staticmethod
-    def _fail(stats: dict, item: GroupCommunity, error: str) -> None:
+    def _fail(stats: dict, item: GroupCommunity, error: str, dry_run: bool = False) -> None:
         """Count and log one community that could not be updated."""
-        current_app.logger.error(f"Failed to update community '{item.slug}': {error}")
+        if dry_run:
+            current_app.logger.error(
+                f"[DRY RUN] Community '{item.slug}' cannot be updated: {error}"
+            )
+        else:
+            current_app.logger.error(f"Failed to update community '{item.slug}': {error}")
         stats["errors"].append(
             {"community_id": item.id, "slug": item.slug, "group_id": item.group_id, "error": error}
         )

@@ -141,7 +141,8 @@ class RecordsHelper(CreatedDatesHelperBase):
         if any(wrote):
             self.target.indexer.refresh()
         logger.info(
-            f"{prefix}Record updates complete: {stats['updated']} updated, "
+            f"{prefix}Record updates complete: {stats['updated']} "
+            f"{'would be updated' if dry_run else 'updated'}, "
             f"{stats['skipped']} skipped, {len(stats['errors'])} errors"
         )
         return stats
@@ -153,7 +154,7 @@ class RecordsHelper(CreatedDatesHelperBase):
         valid = []
         for item in batch:
             if item.error:
-                self._fail(stats, item, item.error, "invalid_date", verbose)
+                self._fail(stats, item, item.error, "invalid_date", verbose, dry_run)
             else:
                 valid.append(item)
         rows = load_rows(self.target.model_cls, [item.id for item in valid])
@@ -161,7 +162,9 @@ class RecordsHelper(CreatedDatesHelperBase):
         for item in valid:
             row = rows.get(item.id)
             if row is None or not row.published:
-                self._fail(stats, item, "Record not found or deleted", "write_failed", verbose)
+                self._fail(
+                    stats, item, "Record not found or deleted", "write_failed", verbose, dry_run
+                )
                 continue
             if row.created == item.legacy_date and item.created == item.legacy_date:
                 stats["skipped"] += 1
@@ -196,11 +199,22 @@ class RecordsHelper(CreatedDatesHelperBase):
                 )
         return True
 
-    def _fail(self, stats: dict, item: LegacyRecord, error: str, kind: str, verbose: bool):
+    def _fail(
+        self,
+        stats: dict,
+        item: LegacyRecord,
+        error: str,
+        kind: str,
+        verbose: bool,
+        dry_run: bool = False,
+    ):
         """Count one per-item error; write failures are always logged."""
         error_item = {"record_id": item.id, "pid": item.pid, "error": error, "type": kind}
         stats["errors"].append(error_item)
-        message = f"Failed to update record {item.pid}: {error}"
+        if dry_run:
+            message = f"[DRY RUN] Record {item.pid} cannot be updated: {error}"
+        else:
+            message = f"Failed to update record {item.pid}: {error}"
         if kind == "write_failed":
             current_app.logger.error(message)
         else:

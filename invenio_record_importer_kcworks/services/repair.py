@@ -4,14 +4,16 @@
   legacy dates, which the records part makes true first).
 - Stopping: when the records part stops early (search cluster unhealthy), the
   communities part does not start.
-- Failure (exit code 1, a failed task chain): a part that stopped early; a record that
-  could not be written; any community error. Unparseable legacy values of records are
-  reported, but do not fail the run.
+- Outcome (the exit-code contract of docs/index.md): a part that stopped early fails the
+  run (exit 1; in the background, the task chain fails); items that could not be
+  updated (unparseable legacy values, failed writes) finish it with errors (exit 3).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from invenio_stats_dashboard.core.errors import EXIT_FAILURE, EXIT_ITEM_ERRORS, EXIT_OK
 
 from .batches import ProgressCallback
 from .communities import CommunitiesHelper
@@ -60,13 +62,13 @@ def run_part(part: str, options: RepairOptions, progress: ProgressCallback | Non
     raise ValueError(f"unknown part {part!r}")
 
 
-def failed(part: str, stats: dict) -> bool:
-    """True when this part's outcome fails the run (see the module docstring)."""
-    if stats.get("stopped_early"):
-        return True
-    if part == RECORDS:
-        return any(error.get("type") == "write_failed" for error in stats["errors"])
-    return bool(stats["errors"])
+def exit_code(results: list[dict]) -> int:
+    """The run's exit code from its parts' statistics (see the module docstring)."""
+    if any(stats.get("stopped_early") for stats in results):
+        return EXIT_FAILURE
+    if any(stats["errors"] for stats in results):
+        return EXIT_ITEM_ERRORS
+    return EXIT_OK
 
 
 def may_continue(part: str, stats: dict) -> bool:

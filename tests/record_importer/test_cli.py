@@ -77,8 +77,11 @@ def _unchanged(site) -> bool:
     [
         (["--records-only", "--communities-only"], "Cannot use both"),
         (["--start-date", "2020-13-01"], "--start-date must be a day as YYYY-MM-DD"),
-        (["--end-date", "2020/01/01"], "YYYY-MM-DD"),
-        (["--start-date", "2020-02-01", "--end-date", "2020-01-31"], "before start date"),
+        (["--end-date", "2020/01/01"], "--end-date must be a day as YYYY-MM-DD"),
+        (
+            ["--start-date", "2020-02-01", "--end-date", "2020-01-31"],
+            "the start date 2020-02-01 is after the end date 2020-01-31",
+        ),
         (["--batch-size", "0"], "0 is not in the range x>=1"),
         (["--batch-size", "many"], "is not a valid integer"),
     ],
@@ -93,10 +96,10 @@ def test_bad_options_exit_2_and_change_nothing(app, site, args, message, search_
 
 
 def test_foreground_run(app, site, search_clear):
-    """Records then communities: banners, results, the first ten errors, exit 0."""
+    """Records then communities: banners, results, the first ten errors, exit 3."""
     result = invoke(app, "--batch-size", "5")
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # unparseable legacy dates: per-item errors
     out = result.stdout
     assert out.index("Updating record created dates...") < out.index(
         "Updating community created dates..."
@@ -112,7 +115,8 @@ def test_foreground_run(app, site, search_clear):
         "Community Update Results:\n  Total found: 1\n  Updated: 1\n  Skipped: 0\n"
         "  No records: 0\n  Errors: 0" in out
     )
-    assert "Update complete!" in out
+    assert "some items could not be updated" in out
+    assert "DRY RUN" not in out
     assert "\a" not in result.output
     assert db_created(site["good"][0].id) == utc("2013-03-03T03:03:03Z")
     assert indexed_created(site["good"][1].id) == utc("2012-02-03T03:00:00Z")
@@ -121,15 +125,74 @@ def test_foreground_run(app, site, search_clear):
 
 
 def test_records_only_dry_run_verbose(app, site, search_clear):
-    """The plan's CLI test: records only, dry run, verbose; nothing changes."""
+    """A dry run says so first, in its results and last; nothing changes."""
     result = invoke(app, "--records-only", "--dry-run", "--verbose")
 
-    assert result.exit_code == 0, result.output
-    assert "Updating record created dates" in result.output
-    assert "Updating community created dates" not in result.output
-    assert "Updated: 2" in result.stdout
+    assert result.exit_code == 3, result.output  # the twelve that would fail
+    out = result.stdout
+    assert out.startswith(f"{'=' * 70}\nDRY RUN: nothing will be written.\n")
+    assert out.rstrip().splitlines()[-1] == "DRY RUN: nothing was written."
+    assert "Updating record created dates" in out
+    assert "Updating community created dates" not in out
+    assert (
+        "Record Update Results (DRY RUN):\n  Total found: 14\n  Would update: 2\n"
+        "  Skipped: 0\n  Would fail: 12\n\nCannot be updated:\n" in out
+    )
+    assert "Updated:" not in out and "Errors" not in out
     assert result.stderr.count("[DRY RUN] Would update record") == 2
+    assert result.stderr.count("cannot be updated: Invalid timestamp format") == 12
+    assert "2 would be updated, 0 skipped, 12 errors" in result.stderr
+    assert "Failed to update" not in result.output
     assert _unchanged(site)
+
+
+def test_clean_run_exits_0(app, legacy_record, search_clear):
+    """Every item updated: exit 0, "Update complete!"; the dry run before it exits 0 too."""
+    record = legacy_record("2013-03-03T03:03:03Z")
+
+    dry = invoke(app, "--records-only", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Would update: 1" in dry.stdout
+    assert db_created(record.id) == utc(MIGRATED)
+
+    result = invoke(app, "--records-only")
+    assert result.exit_code == 0, result.output
+    assert "Updated: 1\n  Skipped: 0\n  Errors: 0" in result.stdout
+    assert "Update complete!" in result.stdout
+    assert db_created(record.id) == utc("2013-03-03T03:03:03Z")
+
+
+def test_help_renders_paragraphs_and_examples(app):
+    """``--help``: no literal ``\\b``, the exit codes and each example on a line of its own."""
+    result = invoke(app, "--help")
+
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert "\\b" not in result.output and "\b" not in result.output
+    for example in [
+        "invenio importer update_created_dates --dry-run --verbose",
+        "invenio importer update_created_dates",
+        "invenio importer update_created_dates --records-only \\",
+        "--start-date 2020-01-01 --end-date 2020-12-31",
+        "invenio importer update_created_dates --communities-only",
+        "invenio importer update_created_dates --background",
+    ]:
+        assert example in [line.strip() for line in lines], example
+    for code in "0123":
+        assert any(line.strip().startswith(f"{code}  ") for line in lines), code
+    assert "--start-date YYYY-MM-DD" in result.output
+
+
+def test_group_help_lists_the_command_once(app):
+    """``importer --help`` lists the command once; the dashed alias still runs."""
+    result = app.test_cli_runner().invoke(cli, ["--help"])
+
+    assert result.exit_code == 0
+    assert "update_created_dates" in result.output
+    assert "update-created-dates" not in result.output
+    alias = invoke(app, "--help", name="update-created-dates")
+    assert alias.exit_code == 0
+    assert "Update created dates" in alias.output
 
 
 def test_dashed_name_and_communities_only(app, site, search_clear):
@@ -137,6 +200,7 @@ def test_dashed_name_and_communities_only(app, site, search_clear):
     result = invoke(app, "--communities-only", name="update-created-dates")
 
     assert result.exit_code == 0, result.output
+    assert "Community Update Results:" in result.output
     assert "Updating record created dates" not in result.output
     assert community_db_created(site["community"].id) == utc("2012-02-03T00:00:00Z")
     assert db_created(site["good"][0].id) == utc(MIGRATED)
@@ -157,8 +221,9 @@ def test_stopped_early_exits_1(app, site, unreachable_health, search_clear):
     """An unhealthy cluster stops the records and the communities are not started."""
     result = invoke(app, "--batch-size", "4")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 1  # stopped early wins over the per-item errors seen so far
     assert "Stopped early" in result.stderr
+    assert "Update stopped early" in result.stdout
     assert "after 4 of 14 records" in result.stderr
     assert "Community updates not started." in result.stderr
     assert "Updating community created dates" not in result.output
