@@ -14,6 +14,8 @@ from .options import (
     DAY,
     check_range,
     community_ids_option,
+    echo_json,
+    format_option,
     pid_dir_option,
     progress_callback,
     render_table,
@@ -21,6 +23,7 @@ from .options import (
     split_values,
     start_background,
 )
+from .units import count
 
 GENERATION_PROCESS = "community-event-generation"
 GENERATION_TARGET = "invenio_stats_dashboard.membership.service:generate_community_events"
@@ -77,9 +80,17 @@ def filter_options(func):
     return func
 
 
-def _check_filters(start_date, end_date) -> None:
+def _check_filters(start_date, end_date, record_ids=()) -> None:
+    """Refuse bad filters before any work: a reversed range, unknown record ids (exit 2)."""
+    from ..membership.sources import unknown_record_ids
+
     require_enabled()
     check_range(start_date, end_date)
+    unknown = unknown_record_ids(record_ids)
+    if unknown:
+        raise click.BadParameter(
+            f"no record has the id {', '.join(unknown)}", param_hint="'--record-ids'"
+        )
 
 
 def _echo_summary(summary: dict) -> None:
@@ -91,7 +102,7 @@ def _echo_summary(summary: dict) -> None:
     ]
     width = max(len(label) for label, _ in lines)
     for label, value in lines:
-        click.echo(f"{label.ljust(width)}  {value}")
+        click.echo(f"{label.ljust(width)}  {count(value)}")
     if summary.get("cancelled"):
         click.echo("Stopped before the end; re-run the command to complete the history.")
 
@@ -117,7 +128,7 @@ def generate_command(community_ids, record_ids, start_date, end_date, show_progr
     else its creation date (never earlier); global: its creation date. Deleted records
     get "removed" events on their deletion date.
     """
-    _check_filters(start_date, end_date)
+    _check_filters(start_date, end_date, record_ids)
     with progress_callback(show_progress, "Generating membership events") as progress:
         summary = generate_community_events(
             community_ids=community_ids,
@@ -132,20 +143,28 @@ def generate_command(community_ids, record_ids, start_date, end_date, show_progr
 @community_events.command("status")
 @filter_options
 @click.option("--community-details", is_flag=True, help="Add slug, title and stored-event columns.")
+@format_option("text", "json")
 @with_appcontext
-def status_command(community_ids, record_ids, start_date, end_date, community_details):
+def status_command(
+    community_ids, record_ids, start_date, end_date, community_details, output_format
+):
     """Count the records that lack membership events, per community."""
     details = community_details
-    _check_filters(start_date, end_date)
+    _check_filters(start_date, end_date, record_ids)
     summary = community_events_status(
         community_ids=community_ids,
         record_ids=list(record_ids),
         start_date=start_date,
         end_date=end_date,
     )
-    click.echo(f"Records checked: {summary['records_checked']}")
-    click.echo(f"Records lacking events: {summary['records_missing_events']}")
-    click.echo(f"Events missing: {summary['events_missing']}")
+    if output_format == "json":
+        if details:
+            summary = {**summary, "details": community_details_of(list(summary["communities"]))}
+        echo_json(summary)
+        return
+    click.echo(f"Records checked: {count(summary['records_checked'])}")
+    click.echo(f"Records lacking events: {count(summary['records_missing_events'])}")
+    click.echo(f"Events missing: {count(summary['events_missing'])}")
     per_community = summary["communities"]
     if not per_community:
         return
@@ -158,9 +177,9 @@ def status_command(community_ids, record_ids, start_date, end_date, community_de
     for cid in ids:
         counts = per_community[cid]
         numbers = [
-            str(counts["records"]),
-            str(counts["records_missing_events"]),
-            str(counts["events_missing"]),
+            count(counts["records"]),
+            count(counts["records_missing_events"]),
+            count(counts["events_missing"]),
         ]
         if details:
             info = extra.get(cid, {})
@@ -170,7 +189,7 @@ def status_command(community_ids, record_ids, start_date, end_date, community_de
                     info.get("slug", "-"),
                     info.get("title", "-"),
                     *numbers,
-                    str(info.get("events", 0)),
+                    count(info.get("events", 0)),
                     info.get("first_event", "-"),
                     info.get("last_event", "-"),
                 ]
@@ -187,7 +206,7 @@ def status_command(community_ids, record_ids, start_date, end_date, community_de
 @with_appcontext
 def generate_background_command(community_ids, record_ids, start_date, end_date, pid_dir):
     """Run ``generate`` as a background process named community-event-generation."""
-    _check_filters(start_date, end_date)
+    _check_filters(start_date, end_date, record_ids)
     params = {
         "community_ids": community_ids,
         "record_ids": list(record_ids),

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from ..processes.files import UnsafeFileError, check_name
 from ..processes.manager import ProcessError, ProcessInfo
-from .options import pid_dir_option, process_manager, render_table
+from .options import echo_json, format_option, pid_dir_option, process_manager, render_table
 
 
 def _validate_name(ctx, param, value):
@@ -118,11 +118,26 @@ def cancel_command(process_name, timeout, pid_dir):
 @click.option(
     "--package-only", is_flag=True, help="Only processes managed by invenio-stats-dashboard."
 )
+@format_option("text", "json")
 @with_appcontext
-def list_command(pid_dir, package_only):
+def list_command(pid_dir, package_only, output_format):
     """List background processes that have a PID file in the directory."""
     manager = process_manager(pid_dir)
     infos = manager.list(package_only=package_only)
+    if output_format == "json":
+        echo_json(
+            [
+                {
+                    "name": info.name,
+                    "pid": info.pid,
+                    "state": info.state,
+                    "package": info.package,
+                    "status": info.status,
+                }
+                for info in infos
+            ]
+        )
+        return
     if not infos:
         click.echo(f"No processes in {manager.pid_dir}.")
         return

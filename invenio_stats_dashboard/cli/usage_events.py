@@ -13,7 +13,9 @@ from ..core import indices
 from ..core.errors import EXIT_ITEM_ERRORS
 from .options import (
     DAY,
+    echo_json,
     fail,
+    format_option,
     pid_dir_option,
     progress_callback,
     render_table,
@@ -313,13 +315,17 @@ def migrate_background(
 
 @usage_events.command("status")
 @click.option("--show-bookmarks", is_flag=True, help="Show each month's bookmark in detail.")
+@format_option("text", "json")
 @with_appcontext
-def status(show_bookmarks):
+def status(show_bookmarks, output_format):
     """Migration state per event type and month: counts, progress, which index is read."""
     require_enabled()
     from ..usage_events.status import migration_status
 
     rows = migration_status()
+    if output_format == "json":  # bookmarks included
+        echo_json(rows)
+        return
     if not rows:
         click.echo("No view/download event indices found.")
         return
@@ -327,8 +333,8 @@ def status(show_bookmarks):
         [
             r["event_type"],
             r["month"],
-            r["source_count"],
-            r["target_count"],
+            count(r["source_count"]),
+            count(r["target_count"]),
             f"{r['progress']:.0f}%" if r["progress"] is not None else "-",
             r["readers"],
             r["state"],

@@ -75,6 +75,23 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+def unknown_record_ids(record_ids: Iterable[str]) -> list[str]:
+    """The given record PIDs or UUIDs that match no record of the records index."""
+    wanted = list(dict.fromkeys(record_ids))
+    if not wanted:
+        return []
+    body = {
+        "query": RecordFilter(record_ids=tuple(wanted)).query(),
+        "_source": ["id"],
+        "sort": [{"id": "asc"}],
+    }
+    found: set[str] = set()
+    for page in search_after_pages(current_search_client, records_alias(), body, 1000):
+        for hit in page:
+            found.update((hit["_id"], str(hit["_source"].get("id"))))
+    return [value for value in wanted if value not in found]
+
+
 def count_records(record_filter: RecordFilter) -> int:
     """Number of records the filter covers (one request)."""
     response = current_search_client.count(

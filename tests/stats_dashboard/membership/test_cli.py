@@ -111,3 +111,34 @@ def test_commands_refuse_when_disabled(run, app, db, monkeypatch, tmp_path):
         assert result.exit_code == 1
         assert "COMMUNITY_STATS_ENABLED is False" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_status_json_progress_lines_and_unknown_record_ids(run, app, site):  # noqa: F811
+    import json
+
+    result = run("status", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["records_checked"] == 4
+    assert summary["communities"]["global"]["records"] == 3
+
+    # off a terminal the progress comes as lines on stderr, and a last line
+    app.config["COMMUNITY_STATS_PROGRESS_INTERVAL"] = 0
+    try:
+        result = run("generate", "--record-ids", site["r1"]["id"])
+    finally:
+        app.config.pop("COMMUNITY_STATS_PROGRESS_INTERVAL")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith("Generating membership events: ") for line in lines)
+    assert lines[-1].startswith("Generating membership events: done, 1/1 in ")
+    assert "Records checked                1" in result.stdout
+
+    # a typo in a record id is named, and nothing runs
+    for command in ("generate", "status"):
+        result = run(command, "--record-ids", f"{site['r1']['id']},nope-123")
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip().splitlines() == [
+            "Error: Invalid value for '--record-ids': no record has the id nope-123 "
+            f"(see 'community-stats community-events {command} --help')"
+        ]

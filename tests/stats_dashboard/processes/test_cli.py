@@ -1,5 +1,6 @@
 """``processes status|cancel|list`` on files alone (no worker): messages and exit codes."""
 
+import json
 import os
 
 import pytest
@@ -49,6 +50,11 @@ def test_list_and_status_of_a_stale_process(run, tmp_path):
     assert rows[NAME][1:5] == [str(2**22 + 3), "stale", "3/12", "(25.0%)"]
     assert rows["other"][1:3] == [str(os.getpid()), "running"]
     assert rows["other"][-1] == "no"
+    result = run("list", "--pid-dir", str(tmp_path), "--format", "json")
+    assert result.exit_code == 0
+    listed = {p["name"]: p for p in json.loads(result.output)}
+    assert listed[NAME]["state"] == "stale" and listed[NAME]["pid"] == 2**22 + 3
+    assert listed[NAME]["status"]["progress"] == {"done": 3, "total": 12, "percent": 25.0}
     result = run("list", "--pid-dir", str(tmp_path), "--package-only")
     assert "other" not in result.output
     result = run("status", NAME, "--pid-dir", str(tmp_path))

@@ -1,5 +1,6 @@
 """``usage-events migrate``: enrichment from the membership history, resume, validation."""
 
+import json
 import random
 import re
 from dataclasses import replace
@@ -124,6 +125,11 @@ def test_migrate_enriches_from_history_and_switches_readers(site, cli_runner):
     view_jan = next(line for line in lines if line[:2] == ["view", "2024-01"])
     count = before["2024-01"]
     assert view_jan[2:] == [str(count), str(count), "100%", "enriched", "migrated"]
+    status = cli_runner("usage-events", "status", "--format", "json")
+    assert status.exit_code == 0
+    rows = {(r["event_type"], r["month"]): r for r in json.loads(status.output)}
+    assert rows["view", "2024-01"]["source_count"] == count
+    assert rows["view", "2024-01"]["bookmark"]["state"] == "migrated"
 
 
 def test_resume_after_stop_reads_nothing_twice(site):
