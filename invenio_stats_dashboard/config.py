@@ -8,7 +8,9 @@ COMMUNITY_STATS_ENABLED = True
 """Master switch: when False, the CLI commands refuse to run and nothing is aggregated."""
 
 COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED = True
-"""When False, scheduled aggregation does not run and ``aggregate`` needs ``--force``."""
+"""When True, the extension adds ``COMMUNITY_STATS_CELERYBEAT_SCHEDULE`` to the site's
+``CELERY_BEAT_SCHEDULE``. When False, nothing is scheduled, the task does nothing and
+``aggregate`` needs ``--force``."""
 
 COMMUNITY_STATS_EARLIEST_DATE = "2000-01-01"
 """No aggregation series starts before this day; earlier basis days are counted on it."""
@@ -63,11 +65,12 @@ COMMUNITY_STATS_CELERYBEAT_SCHEDULE = {
         "schedule": 60 * 60,
     },
 }
-"""Beat entry running every aggregation hourly. A site merges it into its schedule:
-``CELERY_BEAT_SCHEDULE = {**CELERY_BEAT_SCHEDULE, **COMMUNITY_STATS_CELERYBEAT_SCHEDULE}``
-(import it from ``invenio_stats_dashboard.config``). The task does nothing while
-``COMMUNITY_STATS_ENABLED`` or ``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` is False, and
-skips a beat when the previous run still holds the lock."""
+"""Beat entry running every aggregation hourly. The extension merges it into
+``CELERY_BEAT_SCHEDULE`` while ``COMMUNITY_STATS_ENABLED`` and
+``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` are True; a site's own ``CELERY_BEAT_SCHEDULE``
+entry of the same name wins (to change the interval, set either). The task does nothing
+while either switch is False, and skips a beat when the previous run still holds the
+lock."""
 
 # --------------------------------------------------------------------------- usage events
 # (enriched view/download events, their migration, synthetic events; see docs/usage-events.md)

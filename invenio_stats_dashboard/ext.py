@@ -21,6 +21,7 @@ class InvenioStatsDashboard:
         self.init_config(app)
         configure_stats_events(app)
         self.register_stats_queries(app)
+        self.register_beat_schedule(app)
         app.extensions["invenio-stats-dashboard"] = self
         # membership history: live tracking hooks (membership/tracking.py)
         from .membership.tracking import register_membership_hooks
@@ -50,6 +51,29 @@ class InvenioStatsDashboard:
         from .queries.invenio_stats import stats_queries
 
         app.config["STATS_QUERIES"] = {**stats_queries(), **(app.config.get("STATS_QUERIES") or {})}
+
+    @staticmethod
+    def register_beat_schedule(app: Flask) -> None:
+        """Schedule ``COMMUNITY_STATS_CELERYBEAT_SCHEDULE``, so no site pastes it.
+
+        Merged into ``CELERY_BEAT_SCHEDULE`` while ``COMMUNITY_STATS_ENABLED`` and
+        ``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` are True; a site's own entry of the same
+        name wins. Celery copies the config when its extension starts, which may be before
+        this one, so its copy is updated too.
+        """
+        if not (
+            app.config["COMMUNITY_STATS_ENABLED"]
+            and app.config["COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED"]
+        ):
+            return
+        schedule = {
+            **app.config["COMMUNITY_STATS_CELERYBEAT_SCHEDULE"],
+            **(app.config.get("CELERY_BEAT_SCHEDULE") or {}),
+        }
+        app.config["CELERY_BEAT_SCHEDULE"] = schedule
+        celery_ext = app.extensions.get("flask-celeryext")
+        if celery_ext is not None and celery_ext.celery is not None:
+            celery_ext.celery.conf.beat_schedule = schedule
 
     @staticmethod
     def init_config(app: Flask) -> None:
