@@ -31,7 +31,7 @@ from invenio_search import current_search_client
 
 from ..core import indices
 from ..core.bulk import bulk_write
-from ..core.days import day_of, day_range_query, utc_now
+from ..core.days import day_of, day_period, day_range_query, utc_now
 from ..core.ids import GLOBAL
 from ..core.paging import REQUEST_TIMEOUT, composite_buckets, search_after_pages
 from .registry import Aggregator, BatchedAggregator, doc_id, register
@@ -420,8 +420,7 @@ class UsageRun:
     def _doc(self, aggregator, cid, day, now, totals, subcounts, delta: bool) -> dict:
         source = {"timestamp": now, "updated_timestamp": now, "community_id": cid}
         if delta:
-            source["period_start"] = day.isoformat()
-            source["period_end"] = day.isoformat()
+            source.update(day_period(day))
         else:
             source["snapshot_date"] = day.isoformat()
         source["totals"] = {

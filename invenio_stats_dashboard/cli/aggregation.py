@@ -117,7 +117,7 @@ def _print_report(report, verbose: bool) -> None:
     help="Move the progress bookmarks after aggregating.",
 )
 @click.option("--ignore-bookmark", is_flag=True, help="Start from the first day of each series.")
-@click.option("--verbose", is_flag=True, help="Show timing per aggregator.")
+@click.option("--verbose", "-v", is_flag=True, help="Show timing per aggregator.")
 @click.option(
     "--force",
     is_flag=True,

@@ -95,6 +95,14 @@ def day_start(day: date) -> str:
     return f"{day.isoformat()}T00:00:00"
 
 
+def day_period(day: date) -> dict[str, str]:
+    """``period_start``/``period_end`` of a delta document: the day's first and last second.
+
+    Record and usage deltas carry the same form (the reference implementation's).
+    """
+    return {"period_start": day_start(day), "period_end": f"{day.isoformat()}T23:59:59"}
+
+
 def days(start: date, end: date) -> Iterator[date]:
     """Every day from ``start`` to ``end``, both included."""
     day = start

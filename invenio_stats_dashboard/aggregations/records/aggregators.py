@@ -16,7 +16,7 @@ from flask import current_app
 from invenio_search import current_search_client
 
 from ...core.bulk import bulk_write
-from ...core.days import day_start, utc_now
+from ...core.days import day_period, utc_now
 from ...core.ids import GLOBAL
 from ..registry import Aggregator, BatchedAggregator, doc_id, register
 from ..run import CommunityOutcome, RunContext, Window
@@ -130,10 +130,7 @@ class RecordsAggregator(BatchedAggregator):
             ctx.keep_alive()
             if self.kind == "delta":
                 body = delta_body(entering, leaving, facts, subcounts)
-                dates = {
-                    "period_start": day_start(day),
-                    "period_end": f"{day.isoformat()}T23:59:59",
-                }
+                dates = day_period(day)
             else:
                 if changed or cached is None:
                     cached = state.body()

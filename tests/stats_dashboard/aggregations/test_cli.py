@@ -84,7 +84,7 @@ def test_aggregate_errors(site, runner, config):
 
 
 def test_aggregate_eager_by_slug_then_all(site, runner, config):
-    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=False)
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=False, COMMUNITY_STATS_PROGRESS_INTERVAL=0)
     result = invoke(
         runner,
         "aggregate",
@@ -99,6 +99,10 @@ def test_aggregate_eager_by_slug_then_all(site, runner, config):
     assert result.exit_code == 0, result.stderr
     assert "bypassing the COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED check" in result.stderr
     assert "Aggregated 1 community: " in result.stdout
+    # off a terminal (cron, nohup, CI): progress lines on stderr, then a last line
+    progress = [line for line in result.stderr.splitlines() if line.startswith("Aggregating")]
+    assert progress[0].startswith("Aggregating: 1/") and "/s" in progress[0]
+    assert progress[-1].startswith("Aggregating: done, ")
     assert "community-records-snapshot-published" in result.stdout  # --verbose timings
     store = AggregationBookmarks()
     assert store.get("community-records-delta-added", site.community_id("A")) == RUN_END

@@ -171,7 +171,8 @@ def _assert_totals(cid, per_day) -> dict:
     for offset in range(span):
         day = first + timedelta(days=offset)
         doc = delta[f"{cid}-{day}"]
-        assert doc["period_start"] == day.isoformat()
+        assert doc["period_start"] == f"{day.isoformat()}T00:00:00"  # as record deltas
+        assert doc["period_end"] == f"{day.isoformat()}T23:59:59"
         for kind in ("view", "download"):
             pairs = per_day.get(day, {}).get(kind, [])
             assert doc["totals"][kind] == _metrics(pairs, kind == "download"), (cid, day)
@@ -247,10 +248,10 @@ def test_aggregate_status_and_read_commands(usage_site, cli_runner):
     )
     assert result.exit_code == 0, result.output
     documents = json.loads(result.output)["results"]["community-usage-delta"]
-    assert [d["period_start"] for d in documents] == [f"2024-02-0{n}" for n in range(1, 8)]
+    assert [d["period_start"] for d in documents] == [f"2024-02-0{n}T00:00:00" for n in range(1, 8)]
     expected = _brute_force(site)[cid]
     for doc in documents:
-        day = date.fromisoformat(doc["period_start"])
+        day = date.fromisoformat(doc["period_start"][:10])
         views = expected.get(day, {}).get("view", [])
         assert doc["totals"]["view"] == _metrics(views, False)
     result = cli_runner(
@@ -265,6 +266,14 @@ def test_aggregate_status_and_read_commands(usage_site, cli_runner):
         "2024-02-29",
     )
     assert result.exit_code == 0 and "totals.view.total_events" in result.output
-    status = cli_runner("status", "--community-id", "alpha")
+    status = cli_runner("status", "--community-id", "alpha", "--verbose")
     assert status.exit_code == 0
     assert "usage-delta" in status.output and "usage-snapshot" in status.output
+    status = cli_runner("status", "--community-id", "alpha", "--format", "json")
+    (alpha,) = json.loads(status.output)["communities"]
+    series = {s["query_type"]: s for s in alpha["series"]}
+    last = date.fromisoformat(series["community-usage-snapshot"]["last_day"])
+    per_day = _brute_force(site)[cid]
+    for kind, figure in (("view", "views"), ("download", "downloads")):
+        pairs = [p for day, kinds in per_day.items() if day <= last for p in kinds.get(kind, [])]
+        assert alpha["totals"][figure] == _metrics(pairs, kind == "download")["total_events"]
