@@ -189,6 +189,26 @@ def _lock_timeout() -> int:
     return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT") or 900)
 
 
+class RunProgress:
+    """A run's heartbeat as progress: ``progress(done, total)`` over communities x batches.
+
+    The aggregations call the heartbeat once per community and batch of aggregators.
+    """
+
+    def __init__(self, community_ids: list[str] | None, progress=None):
+        ids = community_ids if community_ids is not None else all_community_ids()
+        self.total = len(ids) * len(batches(aggregators()))
+        self.done = 0
+        self.progress = progress
+
+    def __call__(self) -> None:
+        """One unit of work done (usage beats once per day: the total then grows with it)."""
+        self.done += 1
+        self.total = max(self.total, self.done)
+        if self.progress:
+            self.progress(self.done, self.total)
+
+
 def run_in_background(
     community_ids: list[str] | None = None,
     start_date: str | None = None,
@@ -204,13 +224,10 @@ def run_in_background(
     (bookmarks then reflect what was fully written; the next run continues).
     """
     ids = community_ids or all_community_ids()
-    total = len(ids) * len(batches(aggregators()))
-    done = [0]
+    counter = RunProgress(ids, progress)
 
     def heartbeat():
-        done[0] += 1
-        if progress:
-            progress(min(done[0], total), total)
+        counter()
         if should_stop and should_stop():
             raise RunCancelled("stop requested")
 
@@ -224,5 +241,5 @@ def run_in_background(
             heartbeat=heartbeat,
         )
     except RunCancelled:
-        return {"cancelled": True, "communities_done": done[0]}
+        return {"cancelled": True, "communities_done": counter.done}
     return report.as_dict()

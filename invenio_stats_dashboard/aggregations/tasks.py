@@ -6,9 +6,11 @@ from celery import shared_task
 from flask import current_app
 
 from ..core.days import parse_day
+from ..core.progress import ProgressLines
 from .service import (
     AggregationDisabled,
     AggregationLocked,
+    RunProgress,
     check_may_run,
     run_aggregations,
     scheduled_catchup_limit,
@@ -31,11 +33,13 @@ def aggregate_community_stats(
     that queued it). A scheduled run (not forced, no end date) writes at most
     ``COMMUNITY_STATS_CATCHUP_INTERVAL`` new days per series; the next beat continues.
     When another run holds the lock the task returns at once (the next beat catches up).
+    Progress goes to the app log (INFO) every ``COMMUNITY_STATS_PROGRESS_INTERVAL`` seconds.
     """
     try:
         check_may_run(force)
     except AggregationDisabled as error:
         return {"skipped": str(error)}
+    lines = ProgressLines("community stats aggregation", current_app.logger.info)
     try:
         report = run_aggregations(
             community_ids=community_ids,
@@ -44,8 +48,10 @@ def aggregate_community_stats(
             update_bookmark=update_bookmark,
             ignore_bookmark=ignore_bookmark,
             catchup_limit=0 if force or end_date else scheduled_catchup_limit(),
+            heartbeat=RunProgress(community_ids, lines.update),
         )
     except AggregationLocked as error:
         current_app.logger.warning("community stats aggregation skipped: %s", error)
         return {"skipped": str(error)}
+    lines.finish()
     return report.as_dict()

@@ -14,15 +14,16 @@ from flask.cli import with_appcontext
 from opensearchpy.exceptions import TransportError
 
 from ..aggregations.documents import document_day, flat_metrics
-from ..aggregations.registry import aggregators, batches, by_query_type
+from ..aggregations.registry import by_query_type
 from ..aggregations.service import (
     AggregationError,
-    all_community_ids,
+    RunProgress,
     check_may_run,
     run_aggregations,
 )
 from ..core.days import utc_today
 from ..core.ids import GLOBAL, community_slugs
+from ..core.units import count, duration, metric_value, signed, size
 from .options import (
     DAY,
     check_range,
@@ -35,7 +36,6 @@ from .options import (
     require_enabled,
     start_background,
 )
-from .units import count, duration, metric_value, signed, size
 
 AGGREGATION_PROCESS = "aggregation"
 AGGREGATION_TARGET = "invenio_stats_dashboard.aggregations.service:run_in_background"
@@ -168,16 +168,9 @@ def aggregate(
 
 @contextmanager
 def _progress(community_ids: list[str] | None):
-    """Progress over communities x aggregation batches: a bar, or lines off a terminal."""
-    total = len(community_ids or all_community_ids()) * len(batches(aggregators()))
+    """The run's heartbeat as a bar, or as progress lines off a terminal."""
     with progress_callback(True, "Aggregating") as progress:
-        done = [0]
-
-        def heartbeat() -> None:
-            done[0] += 1
-            progress(min(done[0], total), total)
-
-        yield heartbeat
+        yield RunProgress(community_ids, progress)
 
 
 # --------------------------------------------------------------------------- background

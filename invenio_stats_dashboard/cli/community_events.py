@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..core.ids import GLOBAL
+from ..core.units import count
 from ..membership.service import community_details as community_details_of
 from ..membership.service import community_events_status, generate_community_events
 from .options import (
@@ -23,7 +24,6 @@ from .options import (
     split_values,
     start_background,
 )
-from .units import count
 
 GENERATION_PROCESS = "community-event-generation"
 GENERATION_TARGET = "invenio_stats_dashboard.membership.service:generate_community_events"

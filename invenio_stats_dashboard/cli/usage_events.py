@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from ..core import indices
 from ..core.errors import EXIT_ITEM_ERRORS
+from ..core.units import count
 from .options import (
     DAY,
     echo_json,
@@ -22,7 +23,6 @@ from .options import (
     require_enabled,
     start_background,
 )
-from .units import count
 
 EVENT_TYPE_CHOICE = click.Choice(sorted(indices.EVENT_TYPES))
 

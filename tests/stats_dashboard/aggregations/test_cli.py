@@ -83,7 +83,7 @@ def test_aggregate_errors(site, runner, config):
     assert "Another aggregation run is in progress" in result.stderr
 
 
-def test_aggregate_eager_by_slug_then_all(site, runner, config):
+def test_aggregate_eager_by_slug_then_all(site, runner, config, caplog):
     config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=False, COMMUNITY_STATS_PROGRESS_INTERVAL=0)
     result = invoke(
         runner,
@@ -111,9 +111,16 @@ def test_aggregate_eager_by_slug_then_all(site, runner, config):
 
     config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=True)
     # non-eager: through the Celery task (eager Celery in tests), by UUID and for all
+    caplog.set_level("INFO")
     result = invoke(runner, "aggregate", "--end-date", RUN_END.isoformat())
     assert result.exit_code == 0, result.stderr
     assert "queued as Celery task" in result.stdout
+    # the task's progress goes to the log, as lines (a worker has no terminal)
+    logged = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("community stats")
+    ]
+    assert logged[0].startswith("community stats aggregation: 1/")
+    assert logged[-1].startswith("community stats aggregation: done, ")
     assert_matches(site, Truth(site))
 
 
