@@ -241,25 +241,36 @@ def _status_table(statuses, labels: dict[str, str], today: date) -> str:
     return render_table(headers, rows)
 
 
-def _series_table(item) -> str:
+def _bar(share: float, width: int = 10) -> str:
+    filled = int(round(share * width))
+    return "█" * filled + "░" * (width - filled)
+
+
+def _series_table(item, today: date) -> str:
     rows = []
     for series in item.series:
         aggregator = series.aggregator
         if not series.index_exists or not series.documents:
-            missing = "-"
+            missing = since = coverage = "-"
         else:
             missing = count((series.last - series.first).days + 1 - series.documents)
+            since = f"{series.days_since_last(today)}d"
+            share = series.completeness(today)
+            coverage = f"{_bar(share)} {int(share * 100)}%"
         rows.append(
             [
                 aggregator.short_name,
                 count(series.documents) if series.index_exists else "no index",
                 _day(series.first),
                 _day(series.last),
+                since,
                 _day(series.bookmark),
                 missing,
+                coverage,
             ]
         )
-    return render_table(["Series", "Documents", "First", "Last", "Bookmark", "Missing"], rows)
+    headers = ["Series", "Documents", "First", "Last", "Since last", "Bookmark", "Missing"]
+    return render_table([*headers, "Coverage"], rows)
 
 
 def _status_json(statuses, labels: dict[str, str], today: date) -> dict:
@@ -328,12 +339,15 @@ def status(community_ids, verbose, output_format):
             if item.community_id != GLOBAL:
                 heading = f"{heading} ({item.community_id})"
             click.echo(f"\n{heading}")
-            for line in _series_table(item).splitlines():
+            for line in _series_table(item, today).splitlines():
                 click.echo(f"  {line}")
     click.echo("")
     click.echo(STATUS_LEGEND)
     if verbose:
-        click.echo("Missing: days without a document between the series' first and last day.")
+        click.echo(
+            "Missing: days without a document between the series' first and last day.\n"
+            "Coverage: share of the days from the series' first document to today that have one."
+        )
 
 
 # --------------------------------------------------------------------------- read

@@ -175,14 +175,17 @@ def test_status_concise_verbose_and_json(aggregated, runner):
     expected_count = (RUN_END - start).days + 1
     assert f"{site.slugs['B']} ({site.community_id('B')})" in text
     series = _row(text, "  delta-published")
-    assert series == [
+    share = int(expected_count / ((today - start).days + 1) * 100)
+    assert series[:7] == [
         "delta-published",
         f"{expected_count:,}",
         start.isoformat(),
         RUN_END.isoformat(),
+        f"{(today - RUN_END).days}d",
         RUN_END.isoformat(),
         "0",
     ]
+    assert series[7].endswith(f" {share}%") and len(series[7].split()[0]) == 10  # a bar
     assert "Missing: days without a document" in text
 
     result = invoke(runner, "status", "-c", site.slugs["B"], "--format", "json")
