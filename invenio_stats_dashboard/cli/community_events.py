@@ -118,7 +118,7 @@ def community_events():
     "--show-progress/--no-show-progress",
     default=True,
     show_default=True,
-    help="Show a progress bar (on a terminal).",
+    help="Show progress: a bar on a terminal, lines on stderr elsewhere.",
 )
 @with_appcontext
 def generate_command(community_ids, record_ids, start_date, end_date, show_progress):

@@ -14,6 +14,7 @@ from ..core.errors import EXIT_ITEM_ERRORS
 from ..core.units import count
 from .options import (
     DAY,
+    check_range,
     echo_json,
     fail,
     format_option,
@@ -177,12 +178,12 @@ def _generation_options(**kwargs):
     from ..usage_events.generation import GenerationOptions
 
     opts = GenerationOptions(**kwargs)
-    if opts.start_date and opts.end_date and opts.start_date > opts.end_date:
-        raise click.UsageError("--start-date is after --end-date")
-    first = opts.event_start_date or opts.start_date
-    last = opts.event_end_date or opts.end_date
-    if first and last and first > last:
-        raise click.UsageError("the event window is empty (its start is after its end)")
+    check_range(opts.start_date, opts.end_date)
+    check_range(
+        opts.event_start_date or opts.start_date,
+        opts.event_end_date or opts.end_date,
+        "'--event-start-date'",
+    )
     return opts
 
 
