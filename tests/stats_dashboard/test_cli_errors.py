@@ -101,3 +101,26 @@ def test_every_command_obeys_the_master_switch(base_app, args):
     assert result.stderr.strip() == (
         "Error: Community stats are disabled (COMMUNITY_STATS_ENABLED is False)."
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["read", "--start-date", "2024-13-01"], "--start-date must be a day as YYYY-MM-DD"),
+        (["status", "--format", "xml"], "Invalid value for '--format'"),
+        (["aggregate", "--no-such-option"], "No such option"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+        (["community-events", "generate", "--end-date", "yesterday"], "YYYY-MM-DD"),
+        (["usage-events", "migrate", "--batch-size", "0"], "--batch-size"),
+        (["cache", "clear-item"], "Missing argument"),
+    ],
+)
+def test_bad_input_is_one_line(base_app, args, message):
+    """Bad input: one line on stderr naming the problem and where help is, exit code 2."""
+    with base_app.app_context():
+        result = base_app.test_cli_runner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
+    assert lines[0].endswith("--help')")
