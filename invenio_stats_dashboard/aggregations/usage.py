@@ -78,7 +78,7 @@ class DayMetrics:
         self.records: set = set()
         self.parents: set = set()
         self.files: set = set()
-        self.volume = 0.0
+        self.volume = 0
 
     def add(self, event: dict, download: bool) -> None:
         """Count one event."""
@@ -94,7 +94,7 @@ class DayMetrics:
         if download:
             file_id = event.get("file_id") or (record, event.get("file_key"))
             self.files.add(file_id)
-            self.volume += float(event.get("size") or 0)
+            self.volume += int(float(event.get("size") or 0))  # bytes: whole numbers
 
     def doc(self, download: bool) -> dict:
         """The delta metrics."""
@@ -126,7 +126,7 @@ class Cumulative:
         self.records: set = set()
         self.parents: set = set()
         self.files: set = set()
-        self.volume = 0.0
+        self.volume = 0
 
     def absorb(self, day: DayMetrics) -> None:
         """Add one day."""

@@ -173,6 +173,7 @@ def _assert_totals(cid, per_day) -> dict:
         doc = delta[f"{cid}-{day}"]
         assert doc["period_start"] == f"{day.isoformat()}T00:00:00"  # as record deltas
         assert doc["period_end"] == f"{day.isoformat()}T23:59:59"
+        assert isinstance(doc["totals"]["download"]["total_volume"], int)  # bytes, exact
         for kind in ("view", "download"):
             pairs = per_day.get(day, {}).get(kind, [])
             assert doc["totals"][kind] == _metrics(pairs, kind == "download"), (cid, day)
