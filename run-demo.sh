@@ -7,33 +7,58 @@
 #                          the engine's memory)
 #   ./run-demo.sh clean    stop, drop the demo database and remove ./demo/
 #
-# Set INVENIO_SEARCH_HOSTS (e.g. "[{'host': 'localhost', 'port': 9200}]") to use a real
-# OpenSearch instead of the embedded engine. WARNING: the demo then destroys and recreates
-# the Invenio indices on that cluster.
+# Settings (environment):
+#   DEMO_SEED            seed of every random draw of the demo data (default 20261123): two
+#                        runs on the same day with the same seed print the same numbers
+#   DEMO_RECORDS         records to build (default 200)
+#   DEMO_REDIS_DB_BASE   first of the four Redis databases the demo uses (default 8: 8-11)
+#   DEMO_SEARCH_PORT, DEMO_WEB_PORT   ports of the embedded engine and of the web app
+#   INVENIO_SEARCH_HOSTS (e.g. "[{'host': 'localhost', 'port': 9200}]") to use a real
+#                        OpenSearch instead of the embedded engine. WARNING: the demo then
+#                        destroys and recreates the Invenio indices on that cluster.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")" && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/stack.sh
 source "$ROOT/scripts/stack.sh"
-DEMO=$ROOT/demo
+DEMO=${DEMO_DIR:-$ROOT/demo}
+# PID files of the engine and web app the demo starts, apart from the background processes'
+# folder (STATS_DASHBOARD_PID_DIR), which `invenio community-stats processes` reads
+RUN=$DEMO/run
 DEMO_DB=invenio_stats_demo
 OSMEM_PORT=${DEMO_SEARCH_PORT:-19211}
 WEB_PORT=${DEMO_WEB_PORT:-5000}
 RECORDS=${DEMO_RECORDS:-200}
+SEED=${DEMO_SEED:-20261123}
+REDIS_DB_BASE=${DEMO_REDIS_DB_BASE:-8}
 
 stop_pid() {  # $1 = pid file, $2 = text its process's command line must hold
-  local pidfile=$1 expected=$2 pid
+  local pidfile=$1 expected=$2 pid written elapsed
   [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  # a PID file can outlive its process and the PID be reused: only stop ours
-  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$expected"; then
-    kill "$pid" 2>/dev/null || true
-  fi
+  pid=$(head -c 20 "$pidfile" | tr -dc '0-9')
+  written=$(stat -c %Y "$pidfile")
   rm -f "$pidfile"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
+  # A PID file can outlive its process and the PID be reused: stop only a process that
+  # runs the expected program and started before its PID file was written (ours started
+  # just before; a reused PID starts after our process ended).
+  if ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$expected"; then
+    echo "not stopping PID $pid: it is not $expected any more" >&2
+    return 0
+  fi
+  elapsed=$(ps -o etimes= -p "$pid" | tr -d ' ')
+  if [ -z "$elapsed" ] || [ $(($(date +%s) - elapsed)) -gt $((written + 2)) ]; then
+    echo "not stopping PID $pid: it started after $pidfile was written (a reused PID)" >&2
+    return 0
+  fi
+  kill "$pid" 2>/dev/null || true
 }
 
 stop_engine() {
+  # ($DEMO/*.pid: where demos before the run/ folder kept them)
+  stop_pid "$RUN/web.pid" "invenio_stats_dashboard.demo.serve"
   stop_pid "$DEMO/web.pid" "invenio_stats_dashboard.demo.serve"
+  stop_pid "$RUN/osmem.pid" "osmem-server"
   stop_pid "$DEMO/osmem.pid" "osmem-server"
 }
 
@@ -57,10 +82,19 @@ case "${1:-run}" in
   *) echo "usage: $0 [run|stop|clean]" >&2; exit 2 ;;
 esac
 
+case $SEED in '' | *[!0-9]*) echo "error: DEMO_SEED must be a whole number, not '$SEED'" >&2; exit 2 ;; esac
+case $REDIS_DB_BASE in
+  '' | *[!0-9]*) echo "error: DEMO_REDIS_DB_BASE must be a number from 0 to 12, not '$REDIS_DB_BASE'" >&2; exit 2 ;;
+esac
+if [ "$REDIS_DB_BASE" -gt 12 ]; then
+  echo "error: DEMO_REDIS_DB_BASE must be a number from 0 to 12 (it uses four databases of Redis' 16), not '$REDIS_DB_BASE'" >&2
+  exit 2
+fi
+
 SECONDS=0
 ensure_venv
 ensure_services
-mkdir -p "$DEMO/files"
+mkdir -p "$DEMO/files" "$RUN" "$DEMO/processes"
 INVENIO="$VENV/bin/invenio"
 export PATH="$VENV/bin:$PATH"
 
@@ -72,13 +106,13 @@ if [ -n "${INVENIO_SEARCH_HOSTS:-}" ]; then
 else
   OSMEM_BIN=$("$VENV/bin/python" -c 'import osmem_server, pathlib; print(pathlib.Path(osmem_server.__file__).parent / "bin" / "osmem-server")')
   nohup "$OSMEM_BIN" --addr "127.0.0.1:$OSMEM_PORT" --no-stdin-watch --no-ja >"$DEMO/osmem.log" 2>&1 &
-  echo $! >"$DEMO/osmem.pid"
+  echo $! >"$RUN/osmem.pid"
   for _ in $(seq 100); do
     "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$OSMEM_PORT/', timeout=1)" 2>/dev/null && break
     sleep 0.1
   done
   SEARCH_HOSTS_PY="[{'host': '127.0.0.1', 'port': $OSMEM_PORT}]"
-  log "embedded search engine (osmem-server) running on 127.0.0.1:$OSMEM_PORT, pid $(cat "$DEMO/osmem.pid")"
+  log "embedded search engine (osmem-server) running on 127.0.0.1:$OSMEM_PORT, pid $(cat "$RUN/osmem.pid")"
 fi
 
 # --- instance configuration -------------------------------------------------------------
@@ -87,13 +121,14 @@ cat >"$DEMO/invenio.cfg" <<CFG
 SQLALCHEMY_DATABASE_URI = "$SQLALCHEMY_DATABASE_URI_BASE/$DEMO_DB"
 SEARCH_HOSTS = $SEARCH_HOSTS_PY
 _REDIS = "$REDIS_URL_BASE"
-CACHE_REDIS_URL = _REDIS + "/8"
-ACCOUNTS_SESSION_REDIS_URL = _REDIS + "/8"
-COMMUNITIES_IDENTITIES_CACHE_REDIS_URL = _REDIS + "/8"
-IIIF_CACHE_REDIS_URL = _REDIS + "/8"
-RATELIMIT_STORAGE_URI = _REDIS + "/9"
-BROKER_URL = CELERY_BROKER_URL = QUEUES_BROKER_URL = _REDIS + "/10"
-CELERY_RESULT_BACKEND = _REDIS + "/11"
+# Redis databases $REDIS_DB_BASE to $((REDIS_DB_BASE + 3)) (DEMO_REDIS_DB_BASE)
+CACHE_REDIS_URL = _REDIS + "/$REDIS_DB_BASE"
+ACCOUNTS_SESSION_REDIS_URL = _REDIS + "/$REDIS_DB_BASE"
+COMMUNITIES_IDENTITIES_CACHE_REDIS_URL = _REDIS + "/$REDIS_DB_BASE"
+IIIF_CACHE_REDIS_URL = _REDIS + "/$REDIS_DB_BASE"
+RATELIMIT_STORAGE_URI = _REDIS + "/$((REDIS_DB_BASE + 1))"
+BROKER_URL = CELERY_BROKER_URL = QUEUES_BROKER_URL = _REDIS + "/$((REDIS_DB_BASE + 2))"
+CELERY_RESULT_BACKEND = _REDIS + "/$((REDIS_DB_BASE + 3))"
 # No Celery worker in the demo: queued tasks run inline.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -108,7 +143,9 @@ AUDIT_LOGS_ENABLED = False
 JOBS_LOGGING = False
 # The importer's pauses are for busy production clusters.
 RECORD_IMPORTER_BATCH_DELAY = 0
-STATS_DASHBOARD_PID_DIR = "$DEMO"
+STATS_DASHBOARD_PID_DIR = "$DEMO/processes"
+# The same synthetic views and downloads for the same seed (DEMO_SEED).
+STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED = $SEED
 # Warnings and errors on the console (InvenioRDM logs at DEBUG otherwise).
 LOGGING_CONSOLE_LEVEL = "WARNING"
 
@@ -130,8 +167,8 @@ quiet "$INVENIO" db init create
 quiet "$INVENIO" index init
 quiet "$INVENIO" files location create --default demo "file://$DEMO/files"
 
-log "building the demo site through the real services ($RECORDS records)"
-"$VENV/bin/python" -m invenio_stats_dashboard.demo --records "$RECORDS"
+log "building the demo site through the real services ($RECORDS records, seed $SEED)"
+"$VENV/bin/python" -m invenio_stats_dashboard.demo --records "$RECORDS" --seed "$SEED"
 
 TODAY=$(date -u +%F)
 EVENTS_FROM=$(date -u -d "-150 days" +%F)
@@ -160,7 +197,7 @@ run invenio community-stats read --start-date "$MONTH_AGO" --end-date "$TODAY"
 
 log "serving the dashboard pages and the API on http://127.0.0.1:$WEB_PORT"
 nohup "$VENV/bin/python" -m invenio_stats_dashboard.demo.serve --port "$WEB_PORT" >"$DEMO/web.log" 2>&1 &
-echo $! >"$DEMO/web.pid"
+echo $! >"$RUN/web.pid"
 for _ in $(seq 150); do
   "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$WEB_PORT/stats', timeout=2)" 2>/dev/null && break
   sleep 0.2

@@ -83,6 +83,10 @@ STATS_DASHBOARD_ENRICH_EVENTS = True
 """Register the enrichment event builder and the enriched events indexer in the site's
 ``STATS_EVENTS`` (``record-view`` and ``file-download``), so new events are enriched."""
 
+STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED = None
+"""Seed of ``usage-events generate``: an integer makes two runs over the same records write
+the same events (the demo sets it from ``DEMO_SEED``); None draws new ones every run."""
+
 STATS_DASHBOARD_REINDEXING_MAX_BATCHES = None
 """Default of ``usage-events migrate --max-batches``: batches per month and run (None: all)."""
 

@@ -2,7 +2,9 @@
 
 Everything goes through the real services (see ``factories``), so the product's commands
 see exactly what they would see on a live InvenioRDM. The site is deterministic for a
-given seed and "today".
+given seed and "today": every random draw comes from one seeded generator, no two records
+share a creation moment (so whatever reads them in creation order reads them in one order)
+and no choice depends on a random identifier such as a UUID.
 """
 
 from __future__ import annotations
@@ -174,6 +176,7 @@ def build_demo_site(
     others = site.communities[config.migrated_communities :]
 
     log(f"records: {config.records} (through the records service, with files and dates)")
+    used_moments: set[datetime] = set()
     for index in range(config.records):
         is_migrated = bool(migrated) and rng.random() < 0.4
         pool = migrated if is_migrated else (others or site.communities)
@@ -206,6 +209,9 @@ def build_demo_site(
                 time(rng.randint(0, 23), rng.randint(0, 59)),
             )
             published = created.date() - timedelta(days=rng.randint(0, 365))
+        while created in used_moments:  # the migration imported one record at a time
+            created += timedelta(seconds=1)
+        used_moments.add(created)
         files = {}
         if rng.random() < config.files_share:
             for n, (ext, size) in enumerate(rng.sample(FILE_KINDS, k=rng.randint(1, 3))):
@@ -255,8 +261,9 @@ def build_demo_site(
             MembershipOperation(record["id"], "added", moment, (str(target.id),))
         )
     removable = [r for r in site.records[10:] if len(r.parent.communities.ids) >= 2]
+    slugs = {str(c.id): c.data["slug"] for c in site.communities}
     for record in removable[:2]:
-        community_id = sorted(record.parent.communities.ids)[-1]
+        community_id = max(record.parent.communities.ids, key=slugs.__getitem__)
         moment = later_moment(record)
         with membership_clock(moment):
             record_communities_service.remove(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask import current_app
 from invenio_search import current_search_client
 
 from ..core.bulk import bulk_write
@@ -52,6 +53,7 @@ class GenerationOptions:
     use_migrated_indices: bool = False
     dry_run: bool = False
     seed: int | None = None
+    """None: ``STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED`` (None there too: new events each run)."""
 
 
 @dataclass
@@ -161,7 +163,10 @@ def generate(
     if not opts.dry_run:
         ensure_search_setup()
     end = opts.event_end_date or opts.end_date or utc_today()
-    rng = random.Random(opts.seed)
+    seed = opts.seed
+    if seed is None:
+        seed = current_app.config.get("STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED")
+    rng = random.Random(seed)
     router = Router(opts)
     enricher = BatchEnricher() if not opts.dry_run else None
     result = GenerationResult(end=end)

@@ -134,3 +134,28 @@ def test_use_migrated_indices_during_a_migration(
     assert set(enriched_docs) == set(raw_docs)
     done = Migrator(MigrationOptions(event_types=("view",), months=("2024-03",))).run()
     assert done[0].state == "migrated", done[0].message
+
+
+def test_seed_setting_repeats_the_same_events(
+    running_app, record_factory, search_clear, cli_runner, monkeypatch
+):
+    """``STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED`` (the demo's ``DEMO_SEED``): same events twice."""
+    record_factory(files={"a.pdf": 10}, created="2024-03-10T08:00:00")
+    record_factory(created="2024-03-01T08:00:00")
+    args = ["usage-events", "generate", "--event-end-date", "2024-04-30", "--yes-i-know"]
+    monkeypatch.setitem(running_app.app.config, "STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED", 11)
+
+    def generated() -> dict:
+        current_search_client.indices.delete(
+            index=prefix_index("events-stats-*"), ignore=[404], expand_wildcards="all"
+        )
+        result = cli_runner(*args)
+        assert result.exit_code == 0, result.output
+        return {
+            key: doc["timestamp"] for key, (_, doc) in _docs(prefix_index("events-stats-*")).items()
+        }
+
+    first = generated()
+    assert len(first) == 10 and generated() == first
+    monkeypatch.setitem(running_app.app.config, "STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED", 12)
+    assert generated() != first
