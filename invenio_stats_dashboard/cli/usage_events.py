@@ -163,6 +163,13 @@ def generation_options(func):
                 help="Most records to use (0: all).",
             ),
             click.option(
+                "--seed",
+                type=int,
+                default=None,
+                help="Seed of the random draws: the same seed, the same events "
+                "(default: STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED, else new events each run).",
+            ),
+            click.option(
                 "--enrich-events",
                 is_flag=True,
                 help="Also write enriched copies (community_ids and record metadata) into "

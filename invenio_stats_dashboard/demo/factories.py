@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from io import BytesIO
 
 from flask import current_app
@@ -18,6 +18,7 @@ from invenio_communities.proxies import current_communities
 from invenio_db import db
 from invenio_rdm_records.proxies import current_rdm_records_service
 from invenio_rdm_records.records.api import RDMDraft, RDMRecord
+
 from ..core.days import to_datetime, utc_now
 from ..core.indices import refresh_record_classes
 

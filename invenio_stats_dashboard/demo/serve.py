@@ -1,5 +1,6 @@
-"""Serve the demo instance's pages and API on loopback: ``python -m invenio_stats_dashboard.demo.serve``.
+"""Serve the demo instance's pages and API on loopback.
 
+``python -m invenio_stats_dashboard.demo.serve [--port 5000]`` (``run-demo.sh`` runs it).
 The UI app at ``/`` and the API app at ``/api``, as InvenioRDM deploys them, on a
 threaded WSGI server (werkzeug) for the demo only: plain http on 127.0.0.1, so the
 session cookies are not marked secure. The site's theme assets are not built in the
@@ -22,6 +23,7 @@ LOOPBACK_HTTP = {
 
 
 def main() -> None:
+    """Run the UI and API apps behind one WSGI server until killed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
@@ -30,7 +32,9 @@ def main() -> None:
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
     from werkzeug.serving import run_simple
 
-    application = DispatcherMiddleware(create_ui(**LOOPBACK_HTTP), {"/api": create_api(**LOOPBACK_HTTP)})
+    application = DispatcherMiddleware(
+        create_ui(**LOOPBACK_HTTP), {"/api": create_api(**LOOPBACK_HTTP)}
+    )
     run_simple("127.0.0.1", args.port, application, threaded=True, use_reloader=False)
 
 

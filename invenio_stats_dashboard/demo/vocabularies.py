@@ -11,6 +11,7 @@ from invenio_vocabularies.proxies import current_service as vocabulary_service
 from invenio_vocabularies.records.api import Vocabulary
 from invenio_vocabularies.records.models import VocabularyType
 from sqlalchemy.exc import NoResultFound
+
 from ..core.indices import refresh_record_classes
 
 RESOURCE_TYPES = [

@@ -158,4 +158,7 @@ def test_seed_setting_repeats_the_same_events(
     first = generated()
     assert len(first) == 10 and generated() == first
     monkeypatch.setitem(running_app.app.config, "STATS_DASHBOARD_SYNTHETIC_EVENTS_SEED", 12)
-    assert generated() != first
+    second = generated()
+    assert second != first
+    args += ["--seed", "11"]  # the option wins over the setting
+    assert generated() == first
