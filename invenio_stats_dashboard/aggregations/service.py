@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask import current_app
 
 from ..core.bookmarks import AggregationBookmarks
-from ..core.days import parse_day, utc_now
+from ..core.days import parse_day, utc_now, utc_today
 from ..core.ids import GLOBAL
 from ..core.locks import LockHeld, lock_is_held, run_lock
 from ..counter.aggregation import counter_enabled, run_counter
@@ -96,6 +96,8 @@ class RunReport:
     seconds: float = 0.0
     community_ids: list = field(default_factory=list)
     counter: CommunityOutcome | None = None
+    notices: list[str] = field(default_factory=list)
+    """One-line notices for the operator (a future end clamped, a dead run's lock taken)."""
     """The COUNTER step (runs without ``names`` and community restriction only)."""
 
     @property
@@ -117,7 +119,19 @@ class RunReport:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "communities": len(self.community_ids),
             "counter_documents": self.counter.documents if self.counter else 0,
+            "notices": self.notices,
         }
+
+
+def clamp_end(end: date | None) -> tuple[date | None, str | None]:
+    """An end day after today becomes today (no document is ever written for a future day).
+
+    Returns the end to use and, when it was moved, the one-line notice saying so.
+    """
+    today = utc_today()
+    if end is None or end <= today:
+        return end, None
+    return today, f"The end date {end} is after today: aggregating through today ({today})."
 
 
 def run_aggregations(
@@ -138,10 +152,14 @@ def run_aggregations(
     Raises :class:`AggregationLocked` when another run is active.
     """
     began = time.monotonic()
+    notices: list[str] = []
+    end, clamped = clamp_end(end)
+    if clamped:
+        notices.append(clamped)
     chosen = aggregators(names)
     ensure_search_setup()
     try:
-        with run_lock(LOCK_NAME, _lock_timeout(), "aggregation") as renew:
+        with run_lock(LOCK_NAME, _lock_timeout(), "aggregation", notices.append) as renew:
             checked_at: datetime = utc_now()
             _reconcile_membership(renew)
             bookmarks = AggregationBookmarks()
@@ -158,7 +176,7 @@ def run_aggregations(
                 heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
                 keep_alive_callbacks=[renew],
             )
-            report = RunReport(community_ids=ids)
+            report = RunReport(community_ids=ids, notices=notices)
             for members in batches(chosen):
                 report.results.update(type(members[0]).run_batch(members, ctx, ids))
             if names is None and community_ids is None and counter_enabled():

@@ -54,4 +54,6 @@ def aggregate_community_stats(
         current_app.logger.warning("community stats aggregation skipped: %s", error)
         return {"skipped": str(error)}
     lines.finish()
+    for notice in report.notices:
+        current_app.logger.warning("community stats aggregation: %s", notice)
     return report.as_dict()

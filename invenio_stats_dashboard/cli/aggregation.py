@@ -16,9 +16,11 @@ from opensearchpy.exceptions import TransportError
 from ..aggregations.documents import document_day, flat_metrics
 from ..aggregations.registry import by_query_type
 from ..aggregations.service import (
+    LOCK_NAME,
     AggregationError,
     RunProgress,
     check_may_run,
+    clamp_end,
     run_aggregations,
 )
 from ..core.days import utc_today
@@ -69,6 +71,14 @@ def _check_may_run(force: bool) -> None:
 
 
 # --------------------------------------------------------------------------- aggregate
+def _clamped_end(end_date: date | None) -> date | None:
+    """A future end day becomes today, with a notice on stderr."""
+    end, notice = clamp_end(end_date)
+    if notice:
+        click.echo(notice, err=True)
+    return end
+
+
 def _scope(community_ids: list[str]) -> str:
     """``12 communities and global``, ``1 community``, ``global``."""
     communities = len([c for c in community_ids if c != GLOBAL])
@@ -79,6 +89,8 @@ def _scope(community_ids: list[str]) -> str:
 
 
 def _print_report(report, verbose: bool) -> None:
+    for notice in report.notices:
+        click.echo(notice, err=True)
     click.echo(
         f"Aggregated {_scope(report.community_ids)}: {count(report.documents)} documents "
         f"in {duration(report.seconds)}."
@@ -134,6 +146,7 @@ def aggregate(
     the scheduled task only.
     """
     _check_may_run(force)
+    end_date = _clamped_end(end_date)
     check_range(start_date, end_date)
     ids = community_ids
     if not eager:
@@ -190,6 +203,7 @@ def aggregate_background(
 ):
     """Run the aggregation as a background process named ``aggregation``."""
     _check_may_run(force)
+    end_date = _clamped_end(end_date)
     check_range(start_date, end_date)
     params = {
         "community_ids": community_ids,
@@ -530,5 +544,41 @@ def destroy_indices_command(yes_i_know, force):
     click.echo(f"Deleted {len(deleted)} indices.")
 
 
-CORE_COMMANDS: list = [aggregate, aggregate_background, status, read, destroy_indices_command]
+# --------------------------------------------------------------------------- locks
+LOCKS = {"aggregation": LOCK_NAME}
+"""``clear-lock`` names -> lock names."""
+
+
+@click.command("clear-lock")
+@click.argument("name", type=click.Choice(sorted(LOCKS)), default="aggregation")
+@click.option("--yes-i-know", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def clear_lock_command(name, yes_i_know):
+    """Free a run lock whose holder will not release it (e.g. a run on a lost host).
+
+    A run on the holder's own host takes over the lock of a dead holder by itself; this
+    is for the rest. Clearing the lock of a run that is still going lets a second run
+    start beside it.
+    """
+    from ..core.locks import clear_lock, current_holder
+
+    holder = current_holder(LOCKS[name])
+    if holder is None:
+        click.echo(f"The {name} lock is free.")
+        return
+    click.echo(f"The {name} lock is held by {holder.describe()}.")
+    if not yes_i_know:
+        click.confirm("Clear it?", abort=True)
+    clear_lock(LOCKS[name])
+    click.echo(f"Cleared the {name} lock.")
+
+
+CORE_COMMANDS: list = [
+    aggregate,
+    aggregate_background,
+    status,
+    read,
+    destroy_indices_command,
+    clear_lock_command,
+]
 """Click commands added directly under ``invenio community-stats``."""

@@ -2,7 +2,9 @@
 
 A lock is one Redis key with a time to live; its value says who holds it (host, pid,
 what it runs, since when), so a refusal can name the holder. The holder renews the
-time to live while it works; a killed holder's lock expires on its own.
+time to live while it works; a killed holder's lock expires on its own, and a run on
+the holder's host takes it over at once when the holder's process is gone (a
+``kill -9``), with a notice. :func:`clear_lock` is for the rest (``clear-lock``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+import psutil
 import redis
 from flask import current_app
 
@@ -44,6 +48,27 @@ class Holder:
         """``<purpose> (pid P on HOST since YYYY-MM-DD HH:MM:SS UTC)``."""
         return f"{self.purpose} (pid {self.pid} on {self.host} since {self.since} UTC)"
 
+    def is_gone(self) -> bool:
+        """True when the holder ran on this host and its process no longer runs.
+
+        A process with the holder's pid that started after the lock was taken is another
+        program (the pid was reused): the holder is gone too. Holders on other hosts
+        cannot be checked: False.
+        """
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            started = psutil.Process(self.pid).create_time()
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:
+            return False
+        try:  # ``since`` is naive UTC
+            since = datetime.fromisoformat(self.since).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            return False
+        return started > since + 1
+
 
 def redis_client() -> redis.Redis:
     """The Redis client of the locks (``CACHE_REDIS_URL``)."""
@@ -61,20 +86,57 @@ def current_holder(name: str) -> Holder | None:
         return Holder("?", 0, name, "?")
 
 
+def clear_lock(name: str) -> Holder | None:
+    """Delete lock ``name`` whoever holds it; the holder it had (None: it was free)."""
+    holder = current_holder(name)
+    redis_client().delete(KEY_PREFIX + name)
+    return holder
+
+
+def _take_over(name: str, notice: Callable[[str], None] | None) -> bool:
+    """Delete the lock of a holder that is gone (only if it still holds it); True if done."""
+    client, key = redis_client(), KEY_PREFIX + name
+    with client.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            raw = pipe.get(key)
+            holder = current_holder(name) if raw is not None else None
+            if holder is None or not holder.is_gone():
+                pipe.unwatch()
+                return False
+            pipe.multi()
+            pipe.delete(key)
+            pipe.execute()
+        except redis.WatchError:  # it changed hands meanwhile
+            return False
+    message = f"Took over the {name} lock of {holder.describe()}, which is no longer running."
+    (notice or current_app.logger.warning)(message)
+    return True
+
+
 @contextmanager
-def run_lock(name: str, timeout: int, purpose: str) -> Iterator[Callable[[], None]]:
+def run_lock(
+    name: str, timeout: int, purpose: str, notice: Callable[[str], None] | None = None
+) -> Iterator[Callable[[], None]]:
     """Hold lock ``name`` for the block; raise :class:`LockHeld` if another run holds it.
 
     The lock lives ``timeout`` seconds unless renewed: the block gets a function that
-    renews it. Released at the end of the block, whatever happens.
+    renews it. Released at the end of the block, whatever happens. The lock of a holder
+    on this host whose process is gone is taken over (``notice`` gets the one line).
     """
     holder = Holder.me(purpose)
     token = json.dumps(holder.__dict__)
     lock = redis_client().lock(KEY_PREFIX + name, timeout=timeout, blocking=False)
-    if not lock.acquire(blocking=False, token=token):
+    acquired = lock.acquire(blocking=False, token=token)
+    if not acquired and _take_over(name, notice):
+        acquired = lock.acquire(blocking=False, token=token)
+    if not acquired:
         other = current_holder(name)
         who = other.describe() if other else "another run"
-        raise LockHeld(f"{who} holds the {name} lock; try again when it ends.")
+        raise LockHeld(
+            f"{who} holds the {name} lock; try again when it ends (or, if it is not "
+            "running, invenio community-stats clear-lock)."
+        )
     try:
         yield lambda: lock.extend(timeout, replace_ttl=True)
     finally:

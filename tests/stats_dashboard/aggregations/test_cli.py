@@ -487,3 +487,76 @@ def test_spec_examples_run_as_written(aggregated, runner, config):
     assert "bypassing" in result.stderr
     for example in ("destroy-indices --yes-i-know", "destroy-indices --yes-i-know --force"):
         assert invoke(runner, *example.split()).exit_code == 0, example
+
+
+def _plant_lock(host: str, pid: int, since: str) -> None:
+    """A lock as a run on ``host`` with ``pid`` would have left it."""
+    import json as _json
+
+    from invenio_stats_dashboard.core.locks import KEY_PREFIX, redis_client
+
+    holder = {"host": host, "pid": pid, "purpose": "aggregation", "since": since}
+    redis_client().set(KEY_PREFIX + LOCK_NAME, _json.dumps(holder), ex=600)
+
+
+def test_dead_holder_lock_taken_over_and_clear_lock(site, runner, config):
+    """kill -9 leaves the lock behind: the next run on that host takes it over at once."""
+    import socket
+    import subprocess
+
+    from invenio_stats_dashboard.core.locks import lock_is_held
+
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=True)
+    args = ["aggregate", "--eager", "-c", site.slugs["A"], "--end-date", RUN_END.isoformat()]
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _plant_lock(socket.gethostname(), gone.pid, "2024-01-01 00:00:00")
+    result = invoke(runner, *args)
+    assert result.exit_code == 0, result.stderr
+    assert f"Took over the {LOCK_NAME} lock of aggregation (pid {gone.pid}" in result.stderr
+    assert "which is no longer running" in result.stderr
+    assert not lock_is_held(LOCK_NAME)
+
+    # a live pid that started after the lock was taken: reused, the holder is gone too
+    import os
+
+    _plant_lock(socket.gethostname(), os.getpid(), "2000-01-01 00:00:00")
+    result = invoke(runner, *args)
+    assert result.exit_code == 0, result.stderr
+    assert "Took over" in result.stderr
+
+    # a holder on another host cannot be checked: refused, naming it and the way out
+    _plant_lock("other-host", 4242, "2026-01-02 03:04:05")
+    result = invoke(runner, *args)
+    assert result.exit_code == 1
+    assert "aggregation (pid 4242 on other-host since 2026-01-02 03:04:05 UTC)" in result.stderr
+    assert "clear-lock" in result.stderr
+    result = invoke(runner, "clear-lock", input="n\n")
+    assert result.exit_code == 1 and lock_is_held(LOCK_NAME)
+    assert "held by aggregation (pid 4242 on other-host" in result.stdout
+    result = invoke(runner, "clear-lock", "--yes-i-know")
+    assert result.exit_code == 0 and "Cleared the aggregation lock." in result.stdout
+    assert not lock_is_held(LOCK_NAME)
+    result = invoke(runner, "clear-lock")
+    assert result.exit_code == 0 and "The aggregation lock is free." in result.stdout
+
+
+def test_future_end_date_is_clamped(site, runner, config):
+    """No document is ever written for a day that has not happened."""
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=True)
+    today = date.today()
+    future = today + timedelta(days=40)
+    result = invoke(
+        runner, "aggregate", "--eager", "-c", site.slugs["A"], "--end-date", future.isoformat()
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"The end date {future} is after today: aggregating through today ({today})."
+        in result.stderr
+    )
+    for field in ("period_start", "snapshot_date"):
+        hits = current_search_client.search(
+            index=prefixed("stats-community-*"),
+            body={"query": {"range": {field: {"gte": (today + timedelta(days=1)).isoformat()}}}},
+        )["hits"]["hits"]
+        assert hits == [], field
