@@ -180,13 +180,24 @@ run() {
   printf '\n\033[1;36m$ %s\033[0m\n' "$*"
   "$@"
 }
+# Exit code 3 means "finished, some items could not be handled (listed)": the demo's
+# migrated records include one with a malformed legacy date on purpose.
+run_listing_items() {
+  local rc=0
+  run "$@" || rc=$?
+  if [ "$rc" -eq 3 ]; then
+    printf '(exit code 3: finished; the item listed above cannot be repaired, as the demo intends)\n'
+  elif [ "$rc" -ne 0 ]; then
+    exit "$rc"
+  fi
+}
 log "synthetic traffic: several months of views and downloads (raw invenio-stats events)"
 run invenio community-stats usage-events generate --event-start-date "$EVENTS_FROM" \
   --event-end-date "$YESTERDAY" --events-per-record 12 --yes-i-know
 
 log "the job: repair migrated dates, build the membership history, migrate events, aggregate"
-run invenio importer update_created_dates --dry-run
-run invenio importer update_created_dates
+run_listing_items invenio importer update_created_dates --dry-run
+run_listing_items invenio importer update_created_dates
 run invenio community-stats community-events generate
 run invenio community-stats usage-events migrate
 run invenio community-stats aggregate --eager

@@ -33,6 +33,28 @@ def test_invenio_cli_groups(tmp_path: Path, group: str, text: str):
     assert text in result.stdout
 
 
+def test_options_that_read_the_database_work_in_the_real_cli(tmp_path: Path, db):
+    """``--community-id`` is resolved while the command line is parsed: in ``invenio``
+    (not only under a test runner that already holds an app context)."""
+    (tmp_path / "invenio.cfg").write_text(
+        f"SQLALCHEMY_DATABASE_URI = {os.environ['SQLALCHEMY_DATABASE_URI']!r}\n"
+        "SEARCH_HOSTS = ['127.0.0.1:9']\n"
+    )
+    env = {**os.environ, "INVENIO_INSTANCE_PATH": str(tmp_path)}
+    invenio = Path(sys.executable).with_name("invenio")
+    for args in (
+        ["community-stats", "status", "--community-id", "no-such-community"],
+        ["community-stats", "read", "-c", "no-such-community"],
+        ["community-stats", "community-events", "status", "-c", "no-such-community"],
+    ):
+        result = subprocess.run(
+            [str(invenio), *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "Community not found: no-such-community" in result.stderr
+
+
 def test_committed_bundle_is_what_the_sources_build(tmp_path: Path):
     """The dashboard's prebuilt bundle is reproducible from frontend/ (locked deps)."""
     root = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from flask import current_app
 from ..core.bookmarks import AggregationBookmarks
 from ..core.days import parse_day, utc_now, utc_today
 from ..core.ids import GLOBAL
-from ..core.locks import LockHeld, lock_is_held, run_lock
+from ..core.locks import LockHeld, lock_is_held, lock_timeout, run_lock
 from ..counter.aggregation import counter_enabled, run_counter
 from ..membership.store import history_community_ids
 from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
@@ -159,7 +159,7 @@ def run_aggregations(
     chosen = aggregators(names)
     ensure_search_setup()
     try:
-        with run_lock(LOCK_NAME, _lock_timeout(), "aggregation", notices.append) as renew:
+        with run_lock(LOCK_NAME, lock_timeout(), "aggregation", notices.append) as renew:
             checked_at: datetime = utc_now()
             _reconcile_membership(renew)
             bookmarks = AggregationBookmarks()
@@ -201,10 +201,6 @@ def _after_run(report: RunReport) -> None:
         from ..cache.tasks import warm_stats_cache
 
         warm_stats_cache.delay(report.community_ids)
-
-
-def _lock_timeout() -> int:
-    return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT") or 900)
 
 
 class RunProgress:

@@ -26,6 +26,8 @@ from ..aggregations.service import (
 from ..core.days import utc_today
 from ..core.ids import GLOBAL, community_slugs
 from ..core.units import count, duration, metric_value, signed, size
+from ..membership.service import BACKFILL_LOCK
+from ..usage_events.service import MIGRATION_LOCK
 from .options import (
     DAY,
     check_range,
@@ -545,12 +547,16 @@ def destroy_indices_command(yes_i_know, force):
 
 
 # --------------------------------------------------------------------------- locks
-LOCKS = {"aggregation": LOCK_NAME}
-"""``clear-lock`` names -> lock names."""
+LOCKS = {
+    "aggregation": LOCK_NAME,
+    "membership-backfill": BACKFILL_LOCK,
+    "usage-migration": MIGRATION_LOCK,
+}
+"""``clear-lock`` names -> locks (of aggregate, community-events generate, usage-events migrate)."""
 
 
 @click.command("clear-lock")
-@click.argument("name", type=click.Choice(sorted(LOCKS)), default="aggregation")
+@click.argument("name", type=click.Choice(list(LOCKS)), default="aggregation")
 @click.option("--yes-i-know", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
 def clear_lock_command(name, yes_i_know):

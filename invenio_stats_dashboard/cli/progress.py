@@ -18,7 +18,7 @@ from ..core.progress import ProgressLines
 
 @contextmanager
 def progress_callback(show: bool, label: str) -> Iterator[Callable[..., None] | None]:
-    """A ``progress(done, total, *details)`` callback: a bar on a terminal, lines elsewhere.
+    """A ``progress(done, total, ...)`` callback: a bar on a terminal, lines elsewhere.
 
     ``show`` False: no progress at all (None).
     """
@@ -27,12 +27,12 @@ def progress_callback(show: bool, label: str) -> Iterator[Callable[..., None] | 
         return
     if not sys.stderr.isatty():
         lines = ProgressLines(label, lambda line: click.echo(line, err=True))
-        yield lambda done, total, *_details: lines.update(done, total)
+        yield lambda done, total, *_details, **_named: lines.update(done, total)
         lines.finish()
         return
     state: dict = {"bar": None, "done": 0}
 
-    def progress(done: int, total: int, *_details) -> None:
+    def progress(done: int, total: int, *_details, **_named) -> None:
         if state["bar"] is None:
             state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
             state["bar"].__enter__()

@@ -25,6 +25,10 @@ def describe_failure(error: BaseException) -> str | None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from .bulk import BulkWriteError
+    from .locks import LockHeld
+
+    if isinstance(error, LockHeld):
+        return str(error)
 
     if isinstance(error, EngineConnectionError):
         return f"the search engine cannot be reached ({type(error).__name__}: {error.error})"
@@ -43,6 +47,16 @@ def describe_failure(error: BaseException) -> str | None:
     return None
 
 
+def _push_app_context(ctx: click.Context) -> None:
+    """Push the app's context for the rest of the command, unless one is active."""
+    from flask import current_app
+    from flask.cli import ScriptInfo
+
+    info = ctx.find_object(ScriptInfo)
+    if not current_app and info is not None:
+        ctx.with_resource(info.load_app().app_context())
+
+
 class OneLineUsageError(click.UsageError):
     """A usage error shown as one line on stderr (click's own takes four)."""
 
@@ -56,7 +70,14 @@ class OneLineErrorsGroup(click.Group):
     """A command group whose commands fail in one line: bad input (exit 2), a service (1)."""
 
     def invoke(self, ctx):
-        """Run the command; usage errors and service failures become one line on stderr."""
+        """Run the command; usage errors and service failures become one line on stderr.
+
+        The app context is pushed first: option callbacks (community ids resolved in the
+        database) run while the command line is parsed, before ``with_appcontext`` would
+        push it. Flask pushes it for app commands, not for ``flask.commands`` plugins
+        like these groups.
+        """
+        _push_app_context(ctx)
         try:
             return super().invoke(ctx)
         except OneLineUsageError:

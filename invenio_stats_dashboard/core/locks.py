@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from flask import current_app
 from .days import utc_now
 
 KEY_PREFIX = "invenio-stats-dashboard:"
+RENEW_SECONDS = 30.0
+"""How often a working holder renews its lock (far below any sensible timeout)."""
 
 
 class LockHeld(RuntimeError):
@@ -144,6 +147,32 @@ def run_lock(
             lock.release()
         except redis.exceptions.LockError:
             pass
+
+
+def lock_timeout() -> int:
+    """Seconds a run lock lives without renewal (``COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT``)."""
+    return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT") or 900)
+
+
+@contextmanager
+def held_while_working(
+    name: str, purpose: str, notice: Callable[[str], None] | None = None
+) -> Iterator[Callable[[], None]]:
+    """:func:`run_lock` with the configured timeout and a cheap ``keep_alive()`` to call often.
+
+    ``keep_alive`` renews the lock at most every :data:`RENEW_SECONDS`, so a command may
+    call it after every batch.
+    """
+    with run_lock(name, lock_timeout(), purpose, notice) as renew:
+        last = [time.monotonic()]
+
+        def keep_alive() -> None:
+            now = time.monotonic()
+            if now - last[0] >= RENEW_SECONDS:
+                last[0] = now
+                renew()
+
+        yield keep_alive
 
 
 def lock_is_held(name: str) -> bool:

@@ -11,6 +11,7 @@ from invenio_search import current_search_client
 from ..core.days import check_range, parse_day, to_datetime
 from ..core.ids import GLOBAL, resolve_community_ids
 from ..core.indices import records_alias
+from ..core.locks import held_while_working
 from ..core.paging import chunks
 from .backfill import ProgressCallback, run_backfill
 from .plan import plan_created_change
@@ -25,6 +26,10 @@ __all__ = (
     "reconcile_membership",
     "update_record_created_dates",
 )
+
+
+BACKFILL_LOCK = "membership-backfill"
+"""The lock a backfill holds: two at once would plan the same missing events."""
 
 
 def _filter_and_scope(
@@ -62,9 +67,17 @@ def generate_community_events(
     and the events (those communities only; add ``global`` for global). ``record_ids``
     are record UUIDs or PID values. ``start_date`` / ``end_date`` (inclusive) filter on
     the record's ``created``. Returns the run summary (see ``RunSummary.as_dict``).
+    Holds the backfill lock (``LockHeld`` when another backfill runs).
     """
     record_filter, scope = _filter_and_scope(community_ids, record_ids, start_date, end_date)
-    summary = run_backfill(record_filter, scope, progress=progress, should_stop=should_stop)
+    with held_while_working(BACKFILL_LOCK, "community-events generate") as keep_alive:
+
+        def on_batch(*args, **kwargs) -> None:
+            keep_alive()
+            if progress is not None:
+                progress(*args, **kwargs)
+
+        summary = run_backfill(record_filter, scope, progress=on_batch, should_stop=should_stop)
     return summary.as_dict()
 
 

@@ -6,9 +6,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from ..core.days import parse_day
+from ..core.locks import held_while_working
 from .generation import GenerationOptions, count_records, generate
 from .migration import MigrationOptions, Migrator, MonthMigration, MonthResult
 
+MIGRATION_LOCK = "usage-migration"
+"""The lock a migration holds: two at once would copy the same batches."""
 MIGRATION_PROCESS = "event-migration"
 MIGRATION_TARGET = "invenio_stats_dashboard.usage_events.service:background_migration"
 GENERATION_PROCESS = "usage-event-generation"
@@ -28,19 +31,15 @@ def remaining_events(migrator: Migrator) -> int:
 
 
 def run_migration(options: MigrationOptions, progress: Callable | None = None) -> list[MonthResult]:
-    """Run the migration; ``progress(done, total)`` after each batch (not in a dry run)."""
+    """Run the migration; ``progress(done, total)`` after each batch (not in a dry run).
+
+    Holds the migration lock (``LockHeld`` when another migration runs); a dry run
+    writes nothing and needs no lock.
+    """
     migrator = Migrator(options)
-    if progress is None or options.dry_run:
+    if options.dry_run:
         return migrator.run()
-    total, done = remaining_events(migrator), 0
-
-    def on_batch(_type: str, _month: str, count: int) -> None:
-        nonlocal done
-        done += count
-        progress(done, total)
-
-    migrator.on_batch = on_batch
-    return migrator.run()
+    return _run_locked(migrator, progress)
 
 
 def background_migration(
@@ -51,16 +50,24 @@ def background_migration(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
     )
     migrator = Migrator(opts, should_stop=should_stop)
-    total = remaining_events(migrator)
-    done = 0
+    return [asdict(result) for result in _run_locked(migrator, progress)]
 
-    def on_batch(event_type: str, month: str, count: int) -> None:
-        nonlocal done
-        done += count
-        progress(done, total, step=f"{event_type} {month}")
 
-    migrator.on_batch = on_batch
-    return [asdict(result) for result in migrator.run()]
+def _run_locked(migrator: Migrator, progress: Callable | None) -> list[MonthResult]:
+    """Run under the migration lock, renewing it and reporting progress after each batch."""
+    with held_while_working(MIGRATION_LOCK, "usage-events migrate") as keep_alive:
+        total = remaining_events(migrator) if progress is not None else 0
+        done = 0
+
+        def on_batch(event_type: str, month: str, count: int) -> None:
+            nonlocal done
+            keep_alive()
+            done += count
+            if progress is not None:
+                progress(done, total, step=f"{event_type} {month}")
+
+        migrator.on_batch = on_batch
+        return migrator.run()
 
 
 def generation_params(opts: GenerationOptions) -> dict:

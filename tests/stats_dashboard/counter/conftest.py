@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
-from invenio_access.models import ActionUsers
-from invenio_access.permissions import superuser_access
 from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 
 from invenio_stats_dashboard.aggregations.service import run_aggregations
-from invenio_stats_dashboard.core.indices import prefixed, raw_index
+from invenio_stats_dashboard.core.indices import raw_index
 from invenio_stats_dashboard.demo import factories
 from invenio_stats_dashboard.membership.service import generate_community_events
 from invenio_stats_dashboard.usage_events.migration import MigrationOptions, migrate
 from invenio_stats_dashboard.usage_events.synthetic import RecordTarget, raw_event
+
+from ..permissions_site import users_and_communities
 
 END = date(2024, 3, 31)
 ORCID = "0000-0002-1825-0097"
@@ -183,25 +183,8 @@ def app_config(app_config):
 def counter_site(running_app, database, UserFixture):
     """Built once: users, communities, records, history, raw events, aggregation."""
     app = running_app.app
-    current_search_client.indices.delete(
-        index=prefixed("stats-*") + "," + prefixed("events-stats-*"),
-        ignore=[404],
-        expand_wildcards="all",
-    )
-    users = {}
-    for name in ("owner", "outsider", "admin"):
-        user = UserFixture(
-            email=f"counter-{name}@example.org", password="password", active=True, confirmed=True
-        )
-        user.create(app, database)
-        users[name] = user
-    database.session.add(ActionUsers.allow(superuser_access, user_id=users["admin"].id))
-    database.session.commit()
+    users, communities = users_and_communities(app, database, UserFixture, "counter")
     owner = users["owner"].identity
-    communities = {
-        "open": factories.create_community(owner, "counter-open"),
-        "closed": factories.create_community(owner, "counter-closed", visibility="restricted"),
-    }
     records, titles = {}, {}
     for spec in RECORDS:
         titles[spec.key] = f"The {spec.key} record"

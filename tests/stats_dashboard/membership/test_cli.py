@@ -142,3 +142,17 @@ def test_status_json_progress_lines_and_unknown_record_ids(run, app, site):  # n
             "Error: Invalid value for '--record-ids': no record has the id nope-123 "
             f"(see 'community-stats community-events {command} --help')"
         ]
+
+
+def test_two_backfills_never_run_at_once(run, site):  # noqa: F811
+    from invenio_stats_dashboard.core.locks import run_lock
+    from invenio_stats_dashboard.membership.service import BACKFILL_LOCK
+
+    with run_lock(BACKFILL_LOCK, 60, "community-events generate"):
+        result = run("generate", "--no-show-progress")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: community-events generate (pid ")
+    assert "holds the membership-backfill lock" in line
+    result = run("status")  # a dry plan needs no lock
+    assert result.exit_code == 0, result.output

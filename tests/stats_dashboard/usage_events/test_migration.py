@@ -132,6 +132,18 @@ def test_migrate_enriches_from_history_and_switches_readers(site, cli_runner):
     assert rows["view", "2024-01"]["bookmark"]["state"] == "migrated"
 
 
+def test_two_migrations_never_run_at_once(site, cli_runner):
+    from invenio_stats_dashboard.core.locks import run_lock
+    from invenio_stats_dashboard.usage_events.service import MIGRATION_LOCK
+
+    with run_lock(MIGRATION_LOCK, 60, "usage-events migrate"):
+        result = cli_runner("usage-events", "migrate")
+        assert cli_runner("usage-events", "migrate", "--dry-run").exit_code == 0
+    assert result.exit_code == 1, result.output
+    assert "holds the usage-migration lock" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_resume_after_stop_reads_nothing_twice(site):
     total = len(_all(indices.raw_index("view", "2024-01")))
     options = MigrationOptions(event_types=("view",), batch_size=7, max_batches=2)
