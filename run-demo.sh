@@ -13,6 +13,8 @@
 #   DEMO_RECORDS         records to build (default 200)
 #   DEMO_REDIS_DB_BASE   first of the four Redis databases the demo uses (default 8: 8-11)
 #   DEMO_SEARCH_PORT, DEMO_WEB_PORT   ports of the embedded engine and of the web app
+#   DEMO_DIR, DEMO_DATABASE   its folder (default ./demo) and PostgreSQL database
+#                        (default invenio_stats_demo)
 #   INVENIO_SEARCH_HOSTS (e.g. "[{'host': 'localhost', 'port': 9200}]") to use a real
 #                        OpenSearch instead of the embedded engine. WARNING: the demo then
 #                        destroys and recreates the Invenio indices on that cluster.
@@ -25,7 +27,7 @@ DEMO=${DEMO_DIR:-$ROOT/demo}
 # PID files of the engine and web app the demo starts, apart from the background processes'
 # folder (STATS_DASHBOARD_PID_DIR), which `invenio community-stats processes` reads
 RUN=$DEMO/run
-DEMO_DB=invenio_stats_demo
+DEMO_DB=${DEMO_DATABASE:-invenio_stats_demo}
 OSMEM_PORT=${DEMO_SEARCH_PORT:-19211}
 WEB_PORT=${DEMO_WEB_PORT:-5000}
 RECORDS=${DEMO_RECORDS:-200}

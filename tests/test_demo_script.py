@@ -217,3 +217,53 @@ def test_same_seed_same_site_different_seed_another(monkeypatch):
     assert _fingerprint(monkeypatch, 8) != first
     created = [spec[0] for spec in first[0]]
     assert len(set(created)) == len(created)  # one reading order by creation moment
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _numbers_only(output: str) -> str:
+    """The demo's stdout without what changes from run to run (times, PIDs, new UUIDs)."""
+    import re
+
+    output = re.sub(r"\b(pid|PID) \d+", r"\1 N", output)
+    output = re.sub(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", "UUID", output)  # new ids
+    output = re.sub(r"\b(\d+h )?(\d+m )?\d+(\.\d+)?s\b", "T", output)
+    return "\n".join(line for line in output.splitlines() if not line.startswith("Done in"))
+
+
+def test_whole_demo_twice_prints_the_same_numbers(tmp_path):
+    """The README's demo end to end (a small site), twice with one seed: same output.
+
+    Its own folder, database, ports and Redis databases, so a developer's demo is safe.
+    """
+    env = {
+        "DEMO_RECORDS": "30",
+        "DEMO_DATABASE": "invenio_stats_demo_ci",
+        "DEMO_SEARCH_PORT": str(_free_port()),
+        "DEMO_WEB_PORT": str(_free_port()),
+        "DEMO_REDIS_DB_BASE": "4",
+    }
+    outputs = []
+    for _ in range(2):
+        try:
+            result = subprocess.run(
+                ["bash", str(SCRIPT)],
+                env={**os.environ, "DEMO_DIR": str(tmp_path / "demo"), **env},
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
+        finally:
+            run_demo(tmp_path / "demo", "stop")
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        assert "Traceback" not in result.stdout + result.stderr
+        assert "Statistics for urban-studies" in result.stdout
+        outputs.append(_numbers_only(result.stdout))
+    assert outputs[0] == outputs[1]
+    run_demo(tmp_path / "demo", "clean", **env)
