@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..core.ids import CommunityNotFound, resolve_community_id
+from ..core.units import count, duration, size
 from .options import community_ids_option, fail, render_table, require_enabled
 
 
@@ -76,13 +77,13 @@ def info():
     asked = figures["hits"] + figures["misses"]
     rate = f"{100 * figures['hits'] / asked:.1f}%" if asked else "-"
     rows = [
-        ("Entries", f"{figures['entries']:,}"),
-        ("Compressed responses", f"{figures['compressed_responses']:,}"),
-        ("Memory of both", _human_bytes(figures["bytes"])),
-        ("Hits", f"{figures['hits']:,}"),
-        ("Misses", f"{figures['misses']:,}"),
+        ("Entries", count(figures["entries"])),
+        ("Compressed responses", count(figures["compressed_responses"])),
+        ("Memory of both", size(figures["bytes"])),
+        ("Hits", count(figures["hits"])),
+        ("Misses", count(figures["misses"])),
         ("Hit rate", rate),
-        ("Redis memory in use", _human_bytes(figures["redis_used_memory"])),
+        ("Redis memory in use", size(figures["redis_used_memory"])),
         ("Redis", _without_password(figures["url"])),
     ]
     width = max(len(label) for label, _ in rows)
@@ -171,19 +172,10 @@ def generate(community_ids, year, run_async):
     began = time.perf_counter()
     counts = warm(ids, year)
     click.echo(
-        f"Cached {counts['stored']} answers for {len(ids)} communities in "
-        f"{time.perf_counter() - began:.1f}s ({counts['skipped']} skipped: data not "
+        f"Cached {count(counts['stored'])} answers for {count(len(ids))} communities in "
+        f"{duration(time.perf_counter() - began)} ({counts['skipped']} skipped: data not "
         "aggregated through the period's last day yet)."
     )
-
-
-def _human_bytes(value: int) -> str:
-    size = float(value)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
 
 
 def _without_password(url: str) -> str:
