@@ -59,6 +59,10 @@ COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT = 900
 """Seconds the aggregation lock lives without a heartbeat (a killed run frees it then).
 A running aggregation renews it after every community and every 30 s within long work."""
 
+COMMUNITY_STATS_SEARCH_TIMEOUT = 120
+"""Seconds one search, scroll or bulk request of the package may take before it fails
+(the command then stops with a one-line error; the next run resumes)."""
+
 COMMUNITY_STATS_PROGRESS_INTERVAL = 10
 """Seconds between two progress lines of a long command off a terminal (stderr) and of the
 scheduled aggregation (app log, INFO); a terminal gets a progress bar instead."""

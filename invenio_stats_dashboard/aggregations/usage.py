@@ -33,7 +33,8 @@ from ..core import indices
 from ..core.bulk import bulk_write
 from ..core.days import day_of, day_period, day_range_query, utc_now
 from ..core.ids import GLOBAL
-from ..core.paging import REQUEST_TIMEOUT, composite_buckets, search_after_pages
+from ..core.paging import composite_buckets, search_after_pages
+from ..core.timeouts import search_timeout
 from .registry import Aggregator, BatchedAggregator, doc_id, register
 from .run import CommunityOutcome, RunContext
 from .subcounts import SOURCES, active, ranked, top_limit
@@ -239,7 +240,7 @@ class UsageReader:
                         "query": query,
                         "aggs": {"first": {"min": {"field": "timestamp"}}},
                     },
-                    request_timeout=REQUEST_TIMEOUT,
+                    request_timeout=search_timeout(),
                     **_ABSENT_OK,
                 ).get("aggregations")
                 or {}

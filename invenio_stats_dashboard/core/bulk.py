@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable
 from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 
-REQUEST_TIMEOUT = 120
-"""Seconds one bulk request may take."""
+from .timeouts import search_timeout
 
 MAX_CHUNK_BYTES = 5 * 1024 * 1024
 """Largest bulk request body (documents with many subcount items are big)."""
@@ -38,7 +37,7 @@ def bulk_write(
     *,
     chunk_size: int = 500,
     client=None,
-    request_timeout: float = REQUEST_TIMEOUT,
+    request_timeout: float | None = None,
     max_chunk_bytes: int = MAX_CHUNK_BYTES,
     on_chunk: Callable[[int], None] | None = None,
 ) -> int:
@@ -60,7 +59,7 @@ def bulk_write(
         max_retries=MAX_RETRIES,
         initial_backoff=1,
         raise_on_error=False,
-        request_timeout=request_timeout,
+        request_timeout=request_timeout or search_timeout(),
     ):
         if ok or _already_gone(item):
             written += 1

@@ -20,10 +20,9 @@ from urllib.parse import quote
 import orjson
 from invenio_search.engine import search as search_engine
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import ConnectionTimeout
 
-REQUEST_TIMEOUT = 120
-"""Seconds a read may take (more than the client's 10 s default: a loaded cluster can
-need it)."""
+from .timeouts import search_timeout
 
 
 def search(client, index: str, body: dict, **params) -> dict:
@@ -34,7 +33,7 @@ def search(client, index: str, body: dict, **params) -> dict:
     connections (its hosts, auth and TLS); when that connection fails, ``client.search``
     takes over, whose transport retries on the other nodes.
     """
-    timeout = params.pop("request_timeout", REQUEST_TIMEOUT)
+    timeout = params.pop("request_timeout", None) or search_timeout()
     query = {k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}
     try:
         connection = client.transport.get_connection()
@@ -45,6 +44,8 @@ def search(client, index: str, body: dict, **params) -> dict:
             body=orjson.dumps(body),
             timeout=timeout,
         )
+    except ConnectionTimeout:
+        raise  # a hung engine: waiting again through the client would double the wait
     except EngineConnectionError:
         return client.search(index=index, body=body, request_timeout=timeout, **params)
     return orjson.loads(data)
@@ -145,7 +146,7 @@ def scroll_hits(
         query=body,
         size=size,
         scroll=scroll,
-        request_timeout=REQUEST_TIMEOUT,
+        request_timeout=search_timeout(),
         **kwargs,
     )
     try:
