@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import cache
 
 from ..aggregations.documents import document_day
 from ..aggregations.subcounts import label_of
@@ -54,8 +55,9 @@ def snapshot_item_days(start: date, end: date) -> list[date]:
     return sorted(days)
 
 
+@cache
 def camel(name: str) -> str:
-    """``access_statuses`` -> ``accessStatuses``."""
+    """``access_statuses`` -> ``accessStatuses`` (cached: called for every subcount item)."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -313,6 +315,8 @@ def _usage_category(
         for output in item_keys(key):
             metrics[output] = USAGE_METRICS
     builder = SeriesBuilder(metrics, drop_zeros)
+    targets: dict[tuple[str, str | None], list[str]] = {}
+    """(subcount, split of a "top" subcount) -> the output keys its items go to."""
     for doc in documents:
         day = document_day(doc).isoformat()
         totals = doc.get("totals") or {}
@@ -320,11 +324,17 @@ def _usage_category(
         for key, items in (doc.get("subcounts") or {}).items():
             lists = items if isinstance(items, dict) else {None: items}
             for split, entries in lists.items():
+                outputs = targets.get((key, split))
+                if outputs is None:
+                    outputs = targets[key, split] = [
+                        output
+                        for output in item_keys(key)
+                        if split is None or output.endswith(camel(f"_{split}"))
+                    ]
                 for item in entries or []:
                     values = _usage_values(item.get("view", {}), item.get("download", {}))
-                    for output in item_keys(key):
-                        if split is None or output.endswith(camel(f"_{split}")):
-                            builder.add_item(output, item["id"], item.get("label"), day, values)
+                    for output in outputs:
+                        builder.add_item(output, item["id"], item.get("label"), day, values)
     return builder.build()
 
 
