@@ -15,6 +15,7 @@ from invenio_stats_dashboard.core.errors import (
     EXIT_OK,
     OneLineErrorsGroup,
 )
+from invenio_stats_dashboard.core.units import count
 
 from .services import repair
 
@@ -152,12 +153,12 @@ def _queue(todo: list[str], options: repair.RepairOptions) -> None:
 def _print_counts(title: str, stats: dict, dry_run: bool, extra: dict | None = None) -> None:
     """The result block; a dry run says so in its heading and in every verb."""
     click.echo(f"\n{title} Update Results{' (DRY RUN)' if dry_run else ''}:")
-    click.echo(f"  Total found: {stats['total_found']}")
-    click.echo(f"  {'Would update' if dry_run else 'Updated'}: {stats['updated']}")
-    click.echo(f"  Skipped: {stats['skipped']}")
+    click.echo(f"  Total found: {count(stats['total_found'])}")
+    click.echo(f"  {'Would update' if dry_run else 'Updated'}: {count(stats['updated'])}")
+    click.echo(f"  Skipped: {count(stats['skipped'])}")
     for label, value in (extra or {}).items():
-        click.echo(f"  {label}: {value}")
-    click.echo(f"  {'Would fail' if dry_run else 'Errors'}: {len(stats['errors'])}")
+        click.echo(f"  {label}: {count(value)}")
+    click.echo(f"  {'Would fail' if dry_run else 'Errors'}: {count(len(stats['errors']))}")
 
 
 def _print_records(stats: dict, dry_run: bool) -> None:

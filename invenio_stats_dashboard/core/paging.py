@@ -8,27 +8,58 @@ The package has no hand-written paging loop outside this module:
   must end on fields that make each document unique), for streams in a known order;
 - :func:`scroll_hits`: every hit in no particular order, for whole-index reads;
 - :func:`chunks`: values cut into lists (``ids`` / ``terms`` queries of bounded size);
-- :func:`search`: one search request with the package's timeout (the pages above use it).
+- :func:`search`: one search request with the package's timeout, decoded with orjson
+  (the pages above use it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import batched
+from urllib.parse import quote
 
+import orjson
 from invenio_search.engine import search as search_engine
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from .timeouts import search_timeout
 
 
 def search(client, index: str, body: dict, **params) -> dict:
-    """``client.search`` with the package's request timeout (the pages above use it).
+    """``client.search(index=index, body=body, **params)``, decoded with orjson.
 
-    Through the client's transport, so transient failures (502-504, a lost connection)
-    are retried on the cluster's nodes as the site configured its client.
+    Statistics reads bring back megabytes of JSON, which orjson decodes in two thirds of
+    the client's time. The request goes through one of the client's own connections
+    (its hosts, auth, TLS, compression). A lost connection or a transient answer (429,
+    502-504) is handed to ``client.search``, whose transport retries on the cluster's
+    nodes as the site configured it; a timeout is not retried (a hung engine would make
+    the wait twice as long).
     """
-    params.setdefault("request_timeout", search_timeout())
-    return client.search(index=index, body=body, **params)
+    timeout = params.pop("request_timeout", None) or search_timeout()
+    query = {k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}
+    try:
+        connection = client.transport.get_connection()
+        _, _, data = connection.perform_request(
+            "POST",
+            f"/{quote(index, safe=',*')}/_search",
+            params=query or None,
+            body=orjson.dumps(body),
+            timeout=timeout,
+        )
+    except ConnectionTimeout:
+        raise
+    except EngineConnectionError:
+        return client.search(index=index, body=body, request_timeout=timeout, **params)
+    except TransportError as error:
+        if error.status_code not in TRANSIENT_STATUSES:
+            raise
+        return client.search(index=index, body=body, request_timeout=timeout, **params)
+    return orjson.loads(data)
+
+
+TRANSIENT_STATUSES = (429, 502, 503, 504)
+"""Answers that a retry through the client's transport may get past."""
 
 
 def composite_buckets(
