@@ -61,7 +61,10 @@ class Holder:
         if self.host != socket.gethostname() or self.pid <= 0:
             return False
         try:
-            started = psutil.Process(self.pid).create_time()
+            process = psutil.Process(self.pid)
+            if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped
+                return True
+            started = process.create_time()
         except psutil.NoSuchProcess:
             return True
         except psutil.Error:

@@ -560,3 +560,48 @@ def test_future_end_date_is_clamped(site, runner, config):
             body={"query": {"range": {field: {"gte": (today + timedelta(days=1)).isoformat()}}}},
         )["hits"]["hits"]
         assert hits == [], field
+
+
+def test_kill_9_mid_run_then_a_rerun_starts_at_once_and_ends_right(
+    site, runner, app, search_hosts, tmp_path, monkeypatch, config
+):
+    """A run killed with SIGKILL while it holds the lock: the next run takes the lock over
+    at once (no wait for its expiry) and the documents end as a clean run's."""
+    import os
+    import signal
+    import time
+
+    from invenio_stats_dashboard.core.locks import lock_is_held
+    from invenio_stats_dashboard.processes.manager import ProcessManager
+
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=True)
+    env = {
+        "INVENIO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "INVENIO_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "INVENIO_SEARCH_HOSTS": repr(search_hosts),
+        "INVENIO_SEARCH_INDEX_PREFIX": repr(app.config.get("SEARCH_INDEX_PREFIX", "")),
+        "INVENIO_CACHE_REDIS_URL": app.config["CACHE_REDIS_URL"],
+        "INVENIO_COMMUNITY_STATS_EARLIEST_DATE": repr(app.config["COMMUNITY_STATS_EARLIEST_DATE"]),
+        "INVENIO_COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT": "2",
+        "INVENIO_COMMUNITY_STATS_TRACK_MEMBERSHIP": "False",
+        "INVENIO_COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION": "False",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    pid_dir = tmp_path / "pids"
+    args = ["--ignore-bookmark", "--end-date", RUN_END.isoformat()]
+    result = invoke(runner, "aggregate-background", *args, "--pid-dir", str(pid_dir))
+    assert result.exit_code == 0, result.stderr
+    manager = ProcessManager(pid_dir)
+    deadline = time.monotonic() + 120
+    while not lock_is_held(LOCK_NAME) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    info = manager.info("aggregation")
+    assert lock_is_held(LOCK_NAME), "\n".join(manager.tail_log("aggregation", 40))
+    os.kill(info.pid, signal.SIGKILL)  # mid-run: the lock stays behind (900 s to live)
+
+    result = invoke(runner, "aggregate", "--eager", *args)
+    assert result.exit_code == 0, result.stderr
+    assert f"Took over the {LOCK_NAME} lock of aggregation (pid {info.pid}" in result.stderr
+    assert not lock_is_held(LOCK_NAME)
+    assert_matches(site, Truth(site))
