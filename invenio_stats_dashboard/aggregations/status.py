@@ -47,6 +47,12 @@ class AggregationStatus:
         """Days between the last document and today."""
         return (today - self.last).days if self.last else None
 
+    def missing_days(self) -> int | None:
+        """Days without a document between the first and the last (None: no documents)."""
+        if not self.documents or not self.first or not self.last:
+            return None
+        return (self.last - self.first).days + 1 - self.documents
+
     def completeness(self, today: date) -> float:
         """Share of the days from the first document to today that have a document."""
         if not self.first:
@@ -76,9 +82,7 @@ class CommunityStatus:
 
     def complete(self) -> int:
         """How many series have a document for every day from their first to their last."""
-        return sum(
-            1 for s in self.series if s.documents and s.documents == (s.last - s.first).days + 1
-        )
+        return sum(1 for s in self.series if s.missing_days() == 0)
 
 
 def community_status(community_ids: list[str]) -> list[CommunityStatus]:

@@ -269,7 +269,7 @@ def _series_table(item, today: date) -> str:
         if not series.index_exists or not series.documents:
             missing = since = coverage = "-"
         else:
-            missing = count((series.last - series.first).days + 1 - series.documents)
+            missing = count(series.missing_days())
             since = f"{series.days_since_last(today)}d"
             share = series.completeness(today)
             coverage = f"{_bar(share)} {int(share * 100)}%"
