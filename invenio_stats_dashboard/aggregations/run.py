@@ -24,9 +24,8 @@ from flask import current_app
 
 from ..core.bookmarks import AggregationBookmarks
 from ..core.days import parse_day, utc_today
+from ..core.locks import RENEW_SECONDS
 from .registry import Aggregator
-
-KEEP_ALIVE_SECONDS = 30.0
 
 
 def earliest_date() -> date:
@@ -94,7 +93,7 @@ class RunContext:
     def keep_alive(self) -> None:
         """Renew the run lock during long work on one community (throttled, cheap)."""
         now = time.monotonic()
-        if now - self._kept_alive >= KEEP_ALIVE_SECONDS:
+        if now - self._kept_alive >= RENEW_SECONDS:
             self._kept_alive = now
             for callback in self.keep_alive_callbacks:
                 callback()
