@@ -63,6 +63,18 @@ COMMUNITY_STATS_SEARCH_TIMEOUT = 120
 """Seconds one search, scroll or bulk request of the package may take before it fails
 (the command then stops with a one-line error; the next run resumes)."""
 
+COMMUNITY_STATS_SEARCH_RETRIES = 5
+"""Retries of a search or bulk request after a lost connection or a 429/502/503/504
+answer, waiting 1, 2, 4, 8, 16 s (a timeout is not retried). 0: fail at once."""
+
+COMMUNITY_STATS_SEARCH_RETRY_MAX_WAIT = 16
+"""Longest wait (seconds) between two of those retries."""
+
+COMMUNITY_STATS_RUN_DEADLINE = 6 * 60 * 60
+"""Seconds an aggregation, usage-event migration or membership backfill may run before it
+stops between two units of work (one-line error, exit 1, lock released; what it finished
+is kept and the next run goes on from there). 0: no deadline."""
+
 COMMUNITY_STATS_PROGRESS_INTERVAL = 10
 """Seconds between two progress lines of a long command off a terminal (stderr) and of the
 scheduled aggregation (app log, INFO); a terminal gets a progress bar instead."""

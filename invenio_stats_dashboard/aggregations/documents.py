@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from invenio_search import current_search_client
-
 from ..core.days import day_of, day_range_query
+from ..core.engine import search_client
 from ..core.paging import composite_buckets, search_after_hits
 from .registry import Aggregator, by_query_type
 
@@ -55,7 +54,7 @@ def read_documents(
 
     ``days``: only these days of the range; ``exclude``: source fields left out.
     """
-    if not current_search_client.indices.exists(index=aggregator.alias):
+    if not search_client.indices.exists(index=aggregator.alias):
         return []
     field = aggregator.date_field
     filters = [{"term": {"community_id": community_id}}, day_range_query(field, start, end)]
@@ -67,7 +66,7 @@ def read_documents(
         body["_source"] = {"excludes": exclude}
     return [
         hit["_source"]
-        for hit in search_after_hits(current_search_client, aggregator.alias, body, PAGE_SIZE)
+        for hit in search_after_hits(search_client, aggregator.alias, body, PAGE_SIZE)
     ]
 
 
@@ -91,7 +90,7 @@ def documents_by_community(
 
     Empty when the aggregation's index does not exist yet.
     """
-    if not current_search_client.indices.exists(index=aggregator.alias):
+    if not search_client.indices.exists(index=aggregator.alias):
         return {}
     query = {"terms": {"community_id": community_ids}} if community_ids else None
     aggs = {
@@ -105,6 +104,6 @@ def documents_by_community(
             day_of(bucket["last"].get("value")),
         )
         for bucket in composite_buckets(
-            current_search_client, aggregator.alias, "community_id", query, aggs, size=500
+            search_client, aggregator.alias, "community_id", query, aggs, size=500
         )
     }

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from invenio_search import current_search_client
-
 from ..core.bookmarks import AggregationBookmarks
 from ..core.days import day_range_query
+from ..core.engine import search_client
 from ..core.paging import search_after_hits
 from .documents import documents_by_community, flat_metrics
 from .registry import Aggregator, aggregators
@@ -124,7 +123,7 @@ def _last_documents(wanted: list[tuple[str, AggregationStatus]]) -> dict[str, di
             "_source": {"excludes": ["subcounts"]},
             "sort": [{"community_id": "asc"}, {field_name: "asc"}],
         }
-        for hit in search_after_hits(current_search_client, aggregator.alias, body, 500):
+        for hit in search_after_hits(search_client, aggregator.alias, body, 500):
             found[hit["_source"]["community_id"]] = flat_metrics(hit["_source"])
     return found
 
@@ -134,7 +133,7 @@ def collect_status(community_ids: list[str]) -> dict[str, list[AggregationStatus
     store = AggregationBookmarks()
     result: dict[str, list[AggregationStatus]] = {c: [] for c in community_ids}
     for aggregator in aggregators():
-        exists = bool(current_search_client.indices.exists(index=aggregator.alias))
+        exists = bool(search_client.indices.exists(index=aggregator.alias))
         documents = documents_by_community(aggregator, community_ids) if exists else {}
         bookmarks = store.all(aggregator.name)
         for community_id in community_ids:

@@ -6,6 +6,7 @@ from celery import shared_task
 from flask import current_app
 
 from ..core.days import parse_day
+from ..core.locks import RunDeadlineExceeded
 from ..core.progress import ProgressLines
 from .service import (
     AggregationDisabled,
@@ -32,7 +33,8 @@ def aggregate_community_stats(
     ``COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED`` is False unless ``force`` (a command
     that queued it). A scheduled run (not forced, no end date) writes at most
     ``COMMUNITY_STATS_CATCHUP_INTERVAL`` new days per series; the next beat continues.
-    When another run holds the lock the task returns at once (the next beat catches up).
+    When another run holds the lock the task returns at once (the next beat catches up);
+    a run past ``COMMUNITY_STATS_RUN_DEADLINE`` stops between communities (a warning).
     Progress goes to the app log (INFO) every ``COMMUNITY_STATS_PROGRESS_INTERVAL`` seconds.
     """
     try:
@@ -53,6 +55,9 @@ def aggregate_community_stats(
     except AggregationLocked as error:
         current_app.logger.warning("community stats aggregation skipped: %s", error)
         return {"skipped": str(error)}
+    except RunDeadlineExceeded as error:
+        current_app.logger.warning("community stats aggregation: %s", error)
+        return {"stopped": str(error)}
     lines.finish()
     for notice in report.notices:
         current_app.logger.warning("community stats aggregation: %s", notice)

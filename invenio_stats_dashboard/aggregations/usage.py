@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from invenio_search import current_search_client
 
 from ..core import indices
 from ..core.bulk import bulk_write
 from ..core.days import day_of, day_period, day_range_query, utc_now
+from ..core.engine import search_client
 from ..core.ids import GLOBAL
 from ..core.paging import composite_buckets, search_after_pages
 from ..core.timeouts import search_timeout
@@ -233,7 +233,7 @@ class UsageReader:
         query = _filter(community_ids)
         if GLOBAL in community_ids:
             aggs = (
-                current_search_client.search(
+                search_client.search(
                     index=indices.enriched_patterns(),
                     body={
                         "size": 0,
@@ -252,7 +252,7 @@ class UsageReader:
         if not wanted:
             return found
         for bucket in composite_buckets(
-            current_search_client,
+            search_client,
             indices.enriched_patterns(),
             "community_ids",
             query=query,
@@ -271,7 +271,7 @@ class UsageReader:
             "_source": SOURCE_FIELDS,
         }
         for hits in search_after_pages(
-            current_search_client, indices.enriched_patterns(), body, self.page_size, **_ABSENT_OK
+            search_client, indices.enriched_patterns(), body, self.page_size, **_ABSENT_OK
         ):
             for hit in hits:
                 event = hit["_source"]
@@ -373,7 +373,7 @@ class UsageRun:
         for aggregator, windows in ((self.delta, delta_windows), (self.snapshot, snapshot_windows)):
             if aggregator is None:
                 continue
-            current_search_client.indices.refresh(index=aggregator.alias)
+            search_client.indices.refresh(index=aggregator.alias)
             for cid, window in windows.items():
                 results[aggregator.name][cid] = self.ctx.finish(
                     aggregator, cid, window, counts[aggregator.name][cid]

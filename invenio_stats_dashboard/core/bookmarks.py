@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from invenio_search import current_search_client
-
 from . import indices
 from .days import day_of, to_datetime, utc_now
+from .engine import search_client
 from .paging import search_after_hits
 
 
@@ -34,7 +33,7 @@ class BookmarkIndex:
 
     def __init__(self, client=None):
         """Use the given search client (default: Invenio's)."""
-        self.client = client or current_search_client
+        self.client = client or search_client
         self._ensured = False
 
     @property

@@ -1,7 +1,8 @@
 """The one bulk writer: chunking, per-item errors, retries and timeouts.
 
 Every write of more than one document goes through :func:`bulk_write`. Rejected items
-(HTTP 429) are retried with a growing pause by the client helper; any other failed
+(HTTP 429) are retried with a growing pause by the client helper, whole chunks after a
+lost connection or a 502-504 answer (``core.retries``); any other failed
 item stops the write with :class:`BulkWriteError`, which names how many failed and the
 first reason. Callers write idempotent actions (deterministic ids), so a re-run after
 an error repairs whatever was left half-written.
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 
+from .engine import search_client
+from .paging import chunks
+from .retries import with_retries
 from .timeouts import search_timeout
 
 MAX_CHUNK_BYTES = 5 * 1024 * 1024
@@ -43,38 +46,45 @@ def bulk_write(
 ) -> int:
     """Write bulk actions in chunks; returns how many succeeded.
 
-    ``actions`` may be a generator (memory holds one chunk). ``on_chunk(written)`` is
-    called after each chunk (progress, lock keep-alive). Raises :class:`BulkWriteError`
-    after the whole stream was tried if any item failed.
+    ``actions`` may be a generator (memory holds one chunk). A chunk whose request fails
+    transiently (a lost connection, 502-504) is sent again whole after a pause
+    (``core.retries``; the actions are idempotent). ``on_chunk(written)`` is called
+    after each chunk (progress, lock keep-alive). Raises :class:`BulkWriteError` after
+    the whole stream was tried if any item failed.
     """
-    client = client or current_search_client
+    client = client or search_client
+    timeout = request_timeout or search_timeout()
     written = failed = 0
     first_error: dict | None = None
-    since_report = 0
-    for ok, item in search_engine.helpers.streaming_bulk(
-        client,
-        actions,
-        chunk_size=chunk_size,
-        max_chunk_bytes=max_chunk_bytes,
-        max_retries=MAX_RETRIES,
-        initial_backoff=1,
-        raise_on_error=False,
-        request_timeout=request_timeout or search_timeout(),
-    ):
-        if ok or _already_gone(item):
-            written += 1
-        else:
-            failed += 1
-            first_error = first_error or item
-        since_report += 1
-        if on_chunk is not None and since_report >= chunk_size:
+    for chunk in chunks(actions, chunk_size):
+        results = with_retries(lambda chunk=chunk: _send(client, chunk, timeout, max_chunk_bytes))
+        for ok, item in results:
+            if ok or _already_gone(item):
+                written += 1
+            else:
+                failed += 1
+                first_error = first_error or item
+        if on_chunk is not None:
             on_chunk(written)
-            since_report = 0
-    if on_chunk is not None and since_report:
-        on_chunk(written)
     if failed:
         raise BulkWriteError(failed, first_error or {})
     return written
+
+
+def _send(client, chunk: list[dict], timeout: float, max_chunk_bytes: int) -> list:
+    """One chunk through the client helper (which splits it by size, retries 429 items)."""
+    return list(
+        search_engine.helpers.streaming_bulk(
+            client,
+            chunk,
+            chunk_size=len(chunk),
+            max_chunk_bytes=max_chunk_bytes,
+            max_retries=MAX_RETRIES,
+            initial_backoff=1,
+            raise_on_error=False,
+            request_timeout=timeout,
+        )
+    )
 
 
 def _already_gone(item: dict) -> bool:

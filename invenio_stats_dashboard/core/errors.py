@@ -20,15 +20,22 @@ EXIT_ITEM_ERRORS = 3  # the run finished, but some items could not be handled (l
 def describe_failure(error: BaseException) -> str | None:
     """One line for a failure of a service the commands depend on (None: not one)."""
     from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-    from opensearchpy.exceptions import TransportError
+    from opensearchpy.exceptions import ConnectionTimeout, TransportError
     from redis.exceptions import RedisError
     from sqlalchemy.exc import SQLAlchemyError
 
     from .bulk import BulkWriteError
-    from .locks import LockHeld
+    from .locks import LockHeld, RunDeadlineExceeded
+    from .timeouts import search_timeout
 
-    if isinstance(error, LockHeld):
+    if isinstance(error, LockHeld | RunDeadlineExceeded):
         return str(error)
+    if isinstance(error, ConnectionTimeout):
+        return (
+            f"the search engine did not answer within {search_timeout():g} s "
+            "(COMMUNITY_STATS_SEARCH_TIMEOUT); what was finished is kept, run it again "
+            "when the engine answers."
+        )
 
     if isinstance(error, EngineConnectionError):
         return f"the search engine cannot be reached ({type(error).__name__}: {error.error})"

@@ -99,11 +99,9 @@ def record_class_alias(record_cls) -> str:
 
 def refresh_record_classes(*record_classes) -> None:
     """Make what was indexed for these record classes searchable (prefixed aliases)."""
-    from invenio_search import current_search_client
+    from .engine import search_client
 
-    current_search_client.indices.refresh(
-        index=",".join(record_class_alias(cls) for cls in record_classes)
-    )
+    search_client.indices.refresh(index=",".join(record_class_alias(cls) for cls in record_classes))
 
 
 def records_alias() -> str:

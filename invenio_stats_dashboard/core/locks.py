@@ -33,6 +33,15 @@ class LockHeld(RuntimeError):
     """Another run holds the lock (the message names the holder)."""
 
 
+class RunDeadlineExceeded(RuntimeError):
+    """A run held its lock for longer than ``COMMUNITY_STATS_RUN_DEADLINE`` and stopped."""
+
+
+def run_deadline() -> float:
+    """Seconds a run may hold its lock (``COMMUNITY_STATS_RUN_DEADLINE``; 0: no deadline)."""
+    return float(current_app.config.get("COMMUNITY_STATS_RUN_DEADLINE") or 0)
+
+
 @dataclass(frozen=True)
 class Holder:
     """Who holds a lock."""
@@ -127,8 +136,10 @@ def run_lock(
     """Hold lock ``name`` for the block; raise :class:`LockHeld` if another run holds it.
 
     The lock lives ``timeout`` seconds unless renewed: the block gets a function that
-    renews it. Released at the end of the block, whatever happens. The lock of a holder
-    on this host whose process is gone is taken over (``notice`` gets the one line).
+    renews it, and raises :class:`RunDeadlineExceeded` once the run is past its deadline
+    (the caller stops between units of work, so what it finished stays consistent).
+    Released at the end of the block, whatever happens. The lock of a holder on this
+    host whose process is gone is taken over (``notice`` gets the one line).
     """
     holder = Holder.me(purpose)
     token = json.dumps(holder.__dict__)
@@ -143,8 +154,19 @@ def run_lock(
             f"{who} holds the {name} lock; try again when it ends (or, if it is not "
             "running, invenio community-stats clear-lock)."
         )
+    deadline, began = run_deadline(), time.monotonic()
+
+    def renew() -> None:
+        if deadline and time.monotonic() - began > deadline:
+            raise RunDeadlineExceeded(
+                f"the {purpose} run stopped at its deadline of {deadline:g} s "
+                "(COMMUNITY_STATS_RUN_DEADLINE); what it finished is kept, and the next "
+                "run goes on from there."
+            )
+        lock.extend(timeout, replace_ttl=True)
+
     try:
-        yield lambda: lock.extend(timeout, replace_ttl=True)
+        yield renew
     finally:
         try:
             lock.release()

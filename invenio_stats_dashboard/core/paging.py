@@ -20,9 +20,8 @@ from urllib.parse import quote
 
 import orjson
 from invenio_search.engine import search as search_engine
-from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
+from .retries import with_retries
 from .timeouts import search_timeout
 
 
@@ -31,35 +30,21 @@ def search(client, index: str, body: dict, **params) -> dict:
 
     Statistics reads bring back megabytes of JSON, which orjson decodes in two thirds of
     the client's time. The request goes through one of the client's own connections
-    (its hosts, auth, TLS, compression). A lost connection or a transient answer (429,
-    502-504) is handed to ``client.search``, whose transport retries on the cluster's
-    nodes as the site configured it; a timeout is not retried (a hung engine would make
-    the wait twice as long).
+    (its hosts, auth, TLS, compression; another one on each retry). Transient failures
+    are retried with backoff (``core.retries``); a timeout is not.
     """
     timeout = params.pop("request_timeout", None) or search_timeout()
     query = {k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}
-    try:
+    path = f"/{quote(index, safe=',*')}/_search"
+
+    def once() -> bytes:
         connection = client.transport.get_connection()
         _, _, data = connection.perform_request(
-            "POST",
-            f"/{quote(index, safe=',*')}/_search",
-            params=query or None,
-            body=orjson.dumps(body),
-            timeout=timeout,
+            "POST", path, params=query or None, body=orjson.dumps(body), timeout=timeout
         )
-    except ConnectionTimeout:
-        raise
-    except EngineConnectionError:
-        return client.search(index=index, body=body, request_timeout=timeout, **params)
-    except TransportError as error:
-        if error.status_code not in TRANSIENT_STATUSES:
-            raise
-        return client.search(index=index, body=body, request_timeout=timeout, **params)
-    return orjson.loads(data)
+        return data
 
-
-TRANSIENT_STATUSES = (429, 502, 503, 504)
-"""Answers that a retry through the client's transport may get past."""
+    return orjson.loads(with_retries(once))
 
 
 def composite_buckets(

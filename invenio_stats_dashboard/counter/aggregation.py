@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from invenio_search import current_search_client
 
 from ..aggregations.run import CommunityOutcome, RunContext
 from ..aggregations.usage import UsageReader
 from ..core import indices
+from ..core.engine import search_client
 from ..core.ids import GLOBAL
 from ..core.paging import search_after_pages
 from .items import ItemLookup
@@ -73,7 +73,7 @@ def _events(start: date, end: date, page_size: int) -> Iterator[tuple[dict, bool
         "_source": EVENT_FIELDS,
     }
     for hits in search_after_pages(
-        current_search_client,
+        search_client,
         indices.enriched_patterns(),
         body,
         page_size,
@@ -108,6 +108,6 @@ def run_counter(ctx: RunContext) -> CommunityOutcome | None:
         written += store(rules.add(event, download))
         ctx.keep_alive()
     written += store(rules.finish())
-    current_search_client.indices.refresh(index=COUNTER_ITEMS.alias, ignore_unavailable=True)
+    search_client.indices.refresh(index=COUNTER_ITEMS.alias, ignore_unavailable=True)
     ctx.add_time(COUNTER_ITEMS.name, time.monotonic() - began)
     return ctx.finish(COUNTER_ITEMS, GLOBAL, window, written)

@@ -13,10 +13,9 @@ import hashlib
 from collections.abc import Iterator
 from datetime import date
 
-from invenio_search import current_search_client
-
 from ..core.bulk import bulk_write
 from ..core.days import day_of, utc_now
+from ..core.engine import search_client
 from ..core.indices import COUNTER_ITEMS, counter_items_alias, yearly_index
 from ..core.paging import chunks, composite_buckets, search_after_hits
 from .rules import METRICS, UsageKey
@@ -41,7 +40,7 @@ def index_of(month: str) -> str:
 
 
 def _exists() -> bool:
-    return bool(current_search_client.indices.exists(index=counter_items_alias()))
+    return bool(search_client.indices.exists(index=counter_items_alias()))
 
 
 def write_day(day: date, metrics: dict[UsageKey, list[int]], descriptions: dict[str, dict]) -> int:
@@ -103,18 +102,18 @@ def _ids_with_day(month: str, day: str) -> set[str]:
         "_source": False,
     }
     index = index_of(month)
-    if not current_search_client.indices.exists(index=index):
+    if not search_client.indices.exists(index=index):
         return set()
-    return {hit["_id"] for hit in search_after_hits(current_search_client, index, body, 1000)}
+    return {hit["_id"] for hit in search_after_hits(search_client, index, body, 1000)}
 
 
 def _get(month: str, ids: list[str]) -> dict[str, dict]:
     index = index_of(month)
-    if not ids or not current_search_client.indices.exists(index=index):
+    if not ids or not search_client.indices.exists(index=index):
         return {}
     found = {}
     for chunk in chunks(ids, MGET_CHUNK):
-        response = current_search_client.mget(index=index, body={"ids": chunk})
+        response = search_client.mget(index=index, body={"ids": chunk})
         for doc in response["docs"]:
             if doc.get("found"):
                 found[doc["_id"]] = doc["_source"]
@@ -141,7 +140,7 @@ def platform_rows(
         return
     sums = {name: {"sum": {"field": f"metrics.{name}"}} for name in METRICS}
     for bucket in composite_buckets(
-        current_search_client,
+        search_client,
         counter_items_alias(),
         [(name, name) for name in ("month", "data_type", "access_method")],
         query={"bool": {"filter": _filters(community_id, first, last, terms)}},
@@ -165,7 +164,7 @@ def item_documents(
         "sort": [{"recid": "asc"}, {"access_method": "asc"}, {"month": "asc"}],
         "_source": {"excludes": ["daily", "days"]},
     }
-    for hit in search_after_hits(current_search_client, counter_items_alias(), body, 1000):
+    for hit in search_after_hits(search_client, counter_items_alias(), body, 1000):
         yield hit["_source"]
 
 
@@ -173,7 +172,7 @@ def months_available(community_id: str) -> tuple[str, str] | None:
     """First and last month with usage of a community (or global), or None."""
     if not _exists():
         return None
-    response = current_search_client.search(
+    response = search_client.search(
         index=counter_items_alias(),
         body={
             "size": 0,

@@ -249,12 +249,13 @@ def emit_usage_events(events: Iterable[UsageEvent]) -> int:
 
 def process_usage_events() -> dict[str, int]:
     """Index queued events (invenio-stats ``process_events``) and refresh the indices."""
-    from invenio_search import current_search_client
     from invenio_stats.tasks import process_events
+
+    from ..core.engine import search_client
 
     results = process_events(["record-view", "file-download"])
     prefix = current_app.config.get("SEARCH_INDEX_PREFIX", "")
-    current_search_client.indices.refresh(index=f"{prefix}events-stats-*")
+    search_client.indices.refresh(index=f"{prefix}events-stats-*")
     return {name: result[0] for name, result in results}
 
 

@@ -6,9 +6,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from invenio_search import current_search_client
-
 from ..core.days import check_range, parse_day, to_datetime
+from ..core.engine import search_client
 from ..core.ids import GLOBAL, resolve_community_ids
 from ..core.indices import records_alias
 from ..core.locks import held_while_working
@@ -141,7 +140,7 @@ def _record_uuids(values: list[str]) -> dict[str, str]:
         except ValueError:
             pids.append(value)
     for chunk in chunks(pids, 500):
-        response = current_search_client.search(
+        response = search_client.search(
             index=records_alias(),
             body={"query": {"terms": {"id": chunk}}, "size": len(chunk), "_source": ["id"]},
         )

@@ -15,9 +15,9 @@ from invenio_rdm_records.records.models import (
     RDMRecordMetadata,
 )
 from invenio_requests.records.models import RequestMetadata
-from invenio_search import current_search_client
 
 from ..core.days import day_range_query, edtf_first_day, to_datetime
+from ..core.engine import search_client
 from ..core.indices import records_alias
 from ..core.paging import search_after_pages
 from .plan import Evidence, RecordState
@@ -86,7 +86,7 @@ def unknown_record_ids(record_ids: Iterable[str]) -> list[str]:
         "sort": [{"id": "asc"}],
     }
     found: set[str] = set()
-    for page in search_after_pages(current_search_client, records_alias(), body, 1000):
+    for page in search_after_pages(search_client, records_alias(), body, 1000):
         for hit in page:
             found.update((hit["_id"], str(hit["_source"].get("id"))))
     return [value for value in wanted if value not in found]
@@ -94,9 +94,7 @@ def unknown_record_ids(record_ids: Iterable[str]) -> list[str]:
 
 def count_records(record_filter: RecordFilter) -> int:
     """Number of records the filter covers (one request)."""
-    response = current_search_client.count(
-        index=records_alias(), body={"query": record_filter.query()}
-    )
+    response = search_client.count(index=records_alias(), body={"query": record_filter.query()})
     return response["count"]
 
 
@@ -124,7 +122,7 @@ def scan_record_states(record_filter: RecordFilter, batch_size: int) -> Iterator
     One search request and two SQL queries per batch; memory holds one batch.
     """
     body = {"query": record_filter.query(), "sort": [{"id": "asc"}], "_source": _RECORD_SOURCE}
-    for hits in search_after_pages(current_search_client, records_alias(), body, batch_size):
+    for hits in search_after_pages(search_client, records_alias(), body, batch_size):
         yield database_states([state_from_hit(hit) for hit in hits])
 
 

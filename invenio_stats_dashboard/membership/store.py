@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from invenio_search import current_search_client
 
 from ..core import indices
 from ..core.bulk import bulk_write
 from ..core.days import day_of, to_datetime
+from ..core.engine import search_client
 from ..core.paging import chunks, composite_buckets, scroll_hits, search_after_pages
 from ..search.setup import ensure_search_setup
 from .model import Change
@@ -42,7 +42,7 @@ _ABSENT_OK = {"ignore_unavailable": True, "allow_no_indices": True}
 
 def history_exists() -> bool:
     """True once the history has an index."""
-    return bool(current_search_client.indices.exists(index=indices.events_alias()))
+    return bool(search_client.indices.exists(index=indices.events_alias()))
 
 
 # --------------------------------------------------------------------------- records' history
@@ -56,7 +56,7 @@ def read_history(record_ids: Iterable[str]) -> dict[str, list[HistoryEvent]]:
     for chunk in chunks(sorted(set(record_ids)), TERMS_CHUNK):
         body = {"query": {"terms": {"record_id": chunk}}, "sort": _HISTORY_SORT}
         for page in search_after_pages(
-            current_search_client, indices.events_alias(), body, HISTORY_PAGE_SIZE, **_ABSENT_OK
+            search_client, indices.events_alias(), body, HISTORY_PAGE_SIZE, **_ABSENT_OK
         ):
             for hit in page:
                 history[hit["_source"]["record_id"]].append(HistoryEvent.from_hit(hit))
@@ -101,7 +101,7 @@ def community_history(community_id: str, page_size: int = 2000) -> dict[str, Mem
     """
     found: dict[str, MemberHistory] = {}
     for hit in scroll_hits(
-        current_search_client,
+        search_client,
         indices.events_alias(),
         {"term": {"community_id": community_id}},
         size=page_size,
@@ -127,9 +127,7 @@ def history_community_ids() -> list[str]:
         return []
     return sorted(
         bucket["key"]
-        for bucket in composite_buckets(
-            current_search_client, indices.events_alias(), "community_id"
-        )
+        for bucket in composite_buckets(search_client, indices.events_alias(), "community_id")
     )
 
 
@@ -140,7 +138,7 @@ def communities_of_records(record_ids: Iterable[str]) -> set[str]:
         return found
     for chunk in chunks(sorted(set(record_ids)), TERMS_CHUNK):
         for bucket in composite_buckets(
-            current_search_client,
+            search_client,
             indices.events_alias(),
             "community_id",
             query={"terms": {"record_id": chunk}},
@@ -160,11 +158,11 @@ def earliest_changed_days(since: datetime) -> dict[str, dict[str, date]]:
     """
     if not history_exists():
         return {}
-    current_search_client.indices.refresh(index=indices.events_alias())
+    search_client.indices.refresh(index=indices.events_alias())
     fields = {"event": "event_date", **BASIS_FIELDS}
     found: dict[str, dict[str, date]] = {}
     for bucket in composite_buckets(
-        current_search_client,
+        search_client,
         indices.events_alias(),
         "community_id",
         query={"range": {"updated_timestamp": {"gte": since.isoformat()}}},
@@ -184,7 +182,7 @@ def community_event_details(community_ids: list[str]) -> dict[str, dict]:
     if not community_ids or not history_exists():
         return details
     for bucket in composite_buckets(
-        current_search_client,
+        search_client,
         indices.events_alias(),
         "community_id",
         query={"terms": {"community_id": list(community_ids)}},
@@ -241,4 +239,4 @@ def write_plans(plans: Iterable[RecordPlan], refresh: bool = False) -> int:
 
 def refresh_history() -> None:
     """Make written events searchable (a no-op when no index exists yet)."""
-    current_search_client.indices.refresh(index=indices.events_alias(), **_ABSENT_OK)
+    search_client.indices.refresh(index=indices.events_alias(), **_ABSENT_OK)

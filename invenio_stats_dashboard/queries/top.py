@@ -12,10 +12,10 @@ import heapq
 from datetime import date
 
 from flask import current_app
-from invenio_search import current_search_client
 
 from ..core import indices
 from ..core.days import day_range_query
+from ..core.engine import search_client
 from ..core.ids import GLOBAL
 from ..core.paging import chunks, composite_buckets
 
@@ -36,7 +36,7 @@ def _buckets(community_id, start, end, event_type, recids=None):
         filters.append({"terms": {"recid": recids}})
     query = {"bool": {"filter": filters, "must_not": [{"term": {"is_robot": True}}]}}
     for bucket in composite_buckets(
-        current_search_client,
+        search_client,
         indices.enriched_pattern(event_type),
         "recid",
         query=query,
@@ -68,7 +68,7 @@ def _counts(community_id, start, end, event_type, recids: list[str]) -> dict[str
 def _titles(recids: list[str]) -> dict[str, str]:
     titles = {}
     for chunk in chunks(sorted(set(recids)), 500):
-        response = current_search_client.search(
+        response = search_client.search(
             index=indices.records_alias(),
             body={
                 "query": {"terms": {"id": chunk}},

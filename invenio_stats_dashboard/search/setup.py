@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from invenio_search import current_search, current_search_client
+from invenio_search import current_search
 
 from ..core import indices
 from ..core.days import utc_today
+from ..core.engine import search_client
 
 TEMPLATES_MODULE = "invenio_stats_dashboard.search.index_templates"
 PREFIX_PLACEHOLDER = "__SEARCH_INDEX_PREFIX__"
@@ -65,7 +66,7 @@ def _first_index(body: dict, year: int) -> tuple[str, str] | None:
 def setup_search(create_indices: bool = True) -> SetupReport:
     """Put this package's templates; create the current year's index of missing aliases."""
     report = SetupReport()
-    client = current_search_client
+    client = search_client
     year = utc_today().year
     for name, body in sorted(package_templates().items()):
         client.indices.put_index_template(name=name, body=body)
@@ -98,7 +99,7 @@ def indices_to_destroy() -> list[str]:
     """The existing concrete indices of this package (``DESTROY_PATTERNS``), sorted."""
     found: set[str] = set()
     for pattern in indices.destroy_patterns():
-        response = current_search_client.indices.get(
+        response = search_client.indices.get(
             index=pattern, expand_wildcards="all", ignore_unavailable=True
         )
         found.update(response)
@@ -109,9 +110,7 @@ def destroy_indices(names: list[str], ignore_missing: bool = False) -> list[str]
     """Delete the given concrete indices one by one; returns those deleted."""
     deleted = []
     for name in names:
-        response = current_search_client.indices.delete(
-            index=name, ignore=[404] if ignore_missing else []
-        )
+        response = search_client.indices.delete(index=name, ignore=[404] if ignore_missing else [])
         if not (isinstance(response, dict) and response.get("status") == 404):
             deleted.append(name)
     return deleted

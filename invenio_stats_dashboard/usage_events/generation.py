@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from invenio_search import current_search_client
 
 from ..core.bulk import bulk_write
 from ..core.days import day_of, day_range_query, utc_today
+from ..core.engine import search_client
 from ..core.indices import records_alias
 from ..core.paging import search_after_pages
 from ..search.setup import ensure_search_setup
@@ -96,7 +96,7 @@ def iter_records(opts: GenerationOptions) -> Iterator[list[tuple[RecordTarget, d
     }
     left = opts.max_records or None
     model = RDMRecord.model_cls
-    for hits in search_after_pages(current_search_client, records_alias(), body, PAGE):
+    for hits in search_after_pages(search_client, records_alias(), body, PAGE):
         if left is not None:
             hits = hits[:left]
             left -= len(hits)
@@ -208,13 +208,11 @@ def generate(
         if should_stop is not None and should_stop():
             break
     if not opts.dry_run and result.per_index:
-        current_search_client.indices.refresh(index=",".join(result.per_index))
+        search_client.indices.refresh(index=",".join(result.per_index))
     return result
 
 
 def count_records(opts: GenerationOptions) -> int:
     """How many records ``generate`` would use (``max_records`` applied)."""
-    count = current_search_client.count(index=records_alias(), body={"query": _record_query(opts)})[
-        "count"
-    ]
+    count = search_client.count(index=records_alias(), body={"query": _record_query(opts)})["count"]
     return min(count, opts.max_records) if opts.max_records else count

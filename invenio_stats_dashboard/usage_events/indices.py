@@ -12,8 +12,7 @@ the two indices holds the read alias, so readers never count an event twice:
 
 from __future__ import annotations
 
-from invenio_search import current_search_client
-
+from ..core.engine import search_client
 from ..core.indices import (
     EVENT_TYPES,
     enriched_index,
@@ -38,7 +37,7 @@ __all__ = (
 
 def list_indices(event_type: str) -> tuple[set[str], set[str]]:
     """Months that have a raw index, and months that have an enriched index."""
-    res = current_search_client.indices.get(
+    res = search_client.indices.get(
         index=f"{usage_read_alias(event_type)}-*",
         expand_wildcards="open",
         ignore_unavailable=True,
@@ -51,7 +50,7 @@ def list_indices(event_type: str) -> tuple[set[str], set[str]]:
 def alias_holders(event_type: str) -> set[str]:
     """Concrete indices that currently hold the read alias."""
     alias = usage_read_alias(event_type)
-    res = current_search_client.indices.get_alias(name=alias, ignore=[404])
+    res = search_client.indices.get_alias(name=alias, ignore=[404])
     if not isinstance(res, dict) or res.get("status") == 404:
         return set()
     return {name for name, body in res.items() if alias in (body.get("aliases") or {})}
@@ -59,7 +58,7 @@ def alias_holders(event_type: str) -> set[str]:
 
 def index_exists(name: str) -> bool:
     """True when a concrete index (or alias) of that name exists."""
-    return bool(current_search_client.indices.exists(index=name))
+    return bool(search_client.indices.exists(index=name))
 
 
 def ensure_enriched_index(event_type: str, month: str, readable: bool) -> str:
@@ -71,9 +70,9 @@ def ensure_enriched_index(event_type: str, month: str, readable: bool) -> str:
     name = enriched_index(event_type, month)
     if not index_exists(name):
         body = {"aliases": {usage_read_alias(event_type): {}}} if readable else {}
-        current_search_client.indices.create(index=name, body=body, ignore=[400])
+        search_client.indices.create(index=name, body=body, ignore=[400])
     elif readable and name not in alias_holders(event_type):
-        current_search_client.indices.put_alias(index=name, name=usage_read_alias(event_type))
+        search_client.indices.put_alias(index=name, name=usage_read_alias(event_type))
     return name
 
 
@@ -83,4 +82,4 @@ def switch_month(event_type: str, month: str) -> None:
     actions = [{"add": {"index": enriched_index(event_type, month), "alias": alias}}]
     if raw_index(event_type, month) in alias_holders(event_type):
         actions.insert(0, {"remove": {"index": raw_index(event_type, month), "alias": alias}})
-    current_search_client.indices.update_aliases(body={"actions": actions})
+    search_client.indices.update_aliases(body={"actions": actions})

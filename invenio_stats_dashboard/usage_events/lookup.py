@@ -11,9 +11,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date
 
-from invenio_search import current_search_client
-
 from ..core.days import day_of
+from ..core.engine import search_client
 from ..core.ids import GLOBAL
 from ..core.indices import records_alias
 from ..core.paging import chunks
@@ -61,7 +60,7 @@ class LRU(OrderedDict):
 
 def records_by_recid(recids: list[str], source: list[str]) -> list[dict]:
     """The records-index documents (``source`` fields) of up to :data:`CHUNK` recids."""
-    response = current_search_client.search(
+    response = search_client.search(
         index=records_alias(),
         body={"query": {"terms": {"id": recids}}, "size": len(recids), "_source": source},
     )

@@ -29,11 +29,11 @@ from datetime import date, timedelta
 
 import psutil
 from flask import current_app
-from invenio_search import current_search_client
 
 from ..core.bookmarks import MigrationBookmarks
 from ..core.bulk import BulkWriteError, bulk_write
 from ..core.days import day_of, to_datetime, utc_now, utc_today
+from ..core.engine import search_client
 from ..core.paging import chunks, composite_buckets, search_after_pages
 from ..search.setup import ensure_search_setup
 from . import indices
@@ -169,7 +169,7 @@ class MonthMigration:
         self.month = month
         self.source = indices.raw_index(event_type, month)
         self.target = indices.enriched_index(event_type, month)
-        self.client = current_search_client
+        self.client = search_client
         self.written = 0
         """Events written by this run (copy, catch-ups)."""
 

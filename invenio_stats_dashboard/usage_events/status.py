@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from invenio_search import current_search_client
-
 from ..core.bookmarks import MigrationBookmarks
+from ..core.engine import search_client
 from . import indices
 
 
@@ -12,7 +11,7 @@ def _counts(names: list[str]) -> dict[str, int]:
     """Document counts of many indices in one request."""
     if not names:
         return {}
-    res = current_search_client.cat.indices(
+    res = search_client.cat.indices(
         index=",".join(names), format="json", h="index,docs.count", ignore=[404]
     )
     if isinstance(res, dict):
@@ -30,7 +29,7 @@ def migration_status() -> list[dict]:
         names = [indices.raw_index(event_type, m) for m in raw]
         names += [indices.enriched_index(event_type, m) for m in enriched]
         if names:
-            current_search_client.indices.refresh(index=",".join(names))
+            search_client.indices.refresh(index=",".join(names))
         counts = _counts(names)
         for month in sorted(raw | enriched):
             source = indices.raw_index(event_type, month)

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from datetime import date
 
 from flask import current_app
-from invenio_search import current_search_client
 
 from ...core.bulk import bulk_write
 from ...core.days import day_period, utc_now
+from ...core.engine import search_client
 from ...core.ids import GLOBAL
 from ..registry import Aggregator, BatchedAggregator, doc_id, register
 from ..run import CommunityOutcome, RunContext, Window
@@ -92,7 +92,7 @@ class RecordsAggregator(BatchedAggregator):
                 ctx.add_time(aggregator.name, time.monotonic() - began)
             ctx.heartbeat()
         for alias in written:
-            current_search_client.indices.refresh(index=alias)
+            search_client.indices.refresh(index=alias)
         return results
 
     def aggregate_community(
@@ -151,7 +151,7 @@ class RecordsAggregator(BatchedAggregator):
 
     def _delete_before(self, community_id: str, first_day: date) -> None:
         """Drop documents dated before the series start (left by an earlier history)."""
-        client = current_search_client
+        client = search_client
         if not client.indices.exists(index=self.alias):
             return
         client.delete_by_query(

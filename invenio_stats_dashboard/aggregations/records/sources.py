@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import current_app
-from invenio_search import current_search_client
 
+from ...core.engine import search_client
 from ...core.indices import records_alias
 from ...core.paging import chunks
 from ...membership.store import community_history
@@ -41,7 +41,7 @@ def load_facts(
     facts: dict[str, RecordFacts] = {}
     labels: dict[str, dict[str, str]] = {}
     for chunk in chunks(ids, min(page_size(), 10000)):
-        response = current_search_client.search(
+        response = search_client.search(
             index=records_alias(),
             body={"size": len(chunk), "query": {"ids": {"values": chunk}}},
             _source_includes=SOURCE_FIELDS,
