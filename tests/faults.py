@@ -275,16 +275,37 @@ class _Forwarder(BaseHTTPRequestHandler):
 def instance_config(instance: Path, config: dict) -> Path:
     """Write ``invenio.cfg`` for a child process (``INVENIO_INSTANCE_PATH``).
 
-    The embedded engine's workarounds (``demo.config``) are applied as the demo does.
+    As the test app: Knowledge Commons' custom fields and the embedded engine's
+    workarounds (``demo.config``), then ``config``.
     """
     instance.mkdir(parents=True, exist_ok=True)
     lines = [
+        "from invenio_record_importer_kcworks.custom_fields import kc_custom_fields_config\n",
         "from invenio_stats_dashboard.demo.config import embedded_engine_config\n",
+        "globals().update(kc_custom_fields_config())\n",
         "globals().update(embedded_engine_config())\n",
         *(f"{key} = {value!r}\n" for key, value in config.items()),
     ]
     (instance / "invenio.cfg").write_text("".join(lines))
     return instance
+
+
+def child_config(app, proxy: FaultProxy, **extra) -> dict:
+    """The test app's services for a child process, its search engine behind ``proxy``."""
+    redis_url = app.config["CACHE_REDIS_URL"]
+    return {
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SEARCH_HOSTS": proxy.hosts,
+        "SEARCH_INDEX_PREFIX": app.config.get("SEARCH_INDEX_PREFIX", ""),
+        "CACHE_REDIS_URL": redis_url,
+        "BROKER_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "AUDIT_LOGS_ENABLED": False,
+        "JOBS_LOGGING": False,
+        "COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION": False,
+        **extra,
+    }
 
 
 def invenio(instance: Path, *args: str) -> subprocess.Popen:

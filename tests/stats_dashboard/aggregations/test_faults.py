@@ -19,7 +19,14 @@ from invenio_stats_dashboard.aggregations.service import LOCK_NAME
 from invenio_stats_dashboard.core.indices import prefixed
 from invenio_stats_dashboard.core.locks import current_holder, lock_is_held
 
-from ...faults import FaultProxy, finished, instance_config, invenio, wait_until
+from ...faults import (
+    FaultProxy,
+    child_config,
+    finished,
+    instance_config,
+    invenio,
+    wait_until,
+)
 from .conftest import EARLIEST, RUN_END
 from .expected import Truth, assert_matches
 
@@ -48,25 +55,17 @@ def instance(site, app, proxy, tmp_path_factory):
     """A child's instance: this module's site, reached through the proxy."""
     return instance_config(
         tmp_path_factory.mktemp("faults") / "instance",
-        {
-            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SEARCH_HOSTS": proxy.hosts,
-            "SEARCH_INDEX_PREFIX": app.config.get("SEARCH_INDEX_PREFIX", ""),
-            "CACHE_REDIS_URL": app.config["CACHE_REDIS_URL"],
-            "BROKER_URL": app.config["CACHE_REDIS_URL"],
-            "CELERY_BROKER_URL": app.config["CACHE_REDIS_URL"],
-            "CELERY_RESULT_BACKEND": app.config["CACHE_REDIS_URL"],
-            "AUDIT_LOGS_ENABLED": False,
-            "JOBS_LOGGING": False,
-            "COMMUNITY_STATS_EARLIEST_DATE": EARLIEST.isoformat(),
-            "COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT": 2,
-            "COMMUNITY_STATS_TRACK_MEMBERSHIP": False,
-            "COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION": False,
-            "COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED": True,
-            "COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION": False,
-            "COMMUNITY_STATS_SEARCH_TIMEOUT": SEARCH_TIMEOUT,
-            "COMMUNITY_STATS_SEARCH_RETRY_MAX_WAIT": 2,
-        },
+        child_config(
+            app,
+            proxy,
+            COMMUNITY_STATS_EARLIEST_DATE=EARLIEST.isoformat(),
+            COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT=2,
+            COMMUNITY_STATS_TRACK_MEMBERSHIP=False,
+            COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION=False,
+            COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=True,
+            COMMUNITY_STATS_SEARCH_TIMEOUT=SEARCH_TIMEOUT,
+            COMMUNITY_STATS_SEARCH_RETRY_MAX_WAIT=2,
+        ),
     )
 
 

@@ -27,52 +27,6 @@ def _all(index):
         body["search_after"] = hits[-1]["sort"]
 
 
-@pytest.fixture()
-def site(running_app, community_factory, record_factory, search_clear):
-    """Two communities, three records, a history with changes, Jan-Feb 2024 raw events."""
-    a = community_factory("alpha")
-    b = community_factory("beta")
-    r1 = record_factory(communities=[a, b], files={"paper.pdf": 300, "data.csv": 50})
-    r2 = record_factory(communities=[a])
-    r3 = record_factory()
-    clear_history()
-    history = [
-        (r1, "global", "added", "2023-12-01"),
-        (r1, str(b.id), "added", "2024-01-01"),
-        (r1, str(a.id), "added", "2024-01-10"),
-        (r2, "global", "added", "2023-12-01"),
-        (r2, str(a.id), "added", "2024-01-01"),
-        (r2, str(a.id), "removed", "2024-02-15"),
-        (r3, "global", "added", "2023-12-01"),
-        # r3 was in beta for a while, then left (it has no community today)
-        (r3, str(b.id), "added", "2024-01-05"),
-        (r3, str(b.id), "removed", "2024-01-20"),
-    ]
-    write_history(history)
-    rng = random.Random(7)
-    events = []
-    for month, days in (("2024-01", 31), ("2024-02", 29)):
-        for n in range(40):
-            record = rng.choice([r1, r2, r3])
-            day = rng.randint(1, days)
-            when = f"{month}-{day:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:07"
-            events.append(make_event(record, when, visitor=n))
-            if record is r1 and n % 2:
-                key = rng.choice(["paper.pdf", "data.csv"])
-                events.append(make_event(record, when, visitor=n, file_key=key))
-    # boundary days of r2's removal and r1's addition to alpha
-    events.append(make_event(r2, "2024-02-14T23:59:59", visitor=900))
-    events.append(make_event(r2, "2024-02-15T00:00:00", visitor=901))
-    events.append(make_event(r1, "2024-01-09T23:59:59", visitor=902))
-    events.append(make_event(r1, "2024-01-10T00:00:00", visitor=903))
-    # an event of a record that no longer exists anywhere (purged)
-    ghost = make_event(r3, "2024-01-15T10:00:00", visitor=904)
-    ghost[2]["recid"] = "ghost-0000"
-    events.append(ghost)
-    write_raw(events)
-    return {"a": a, "b": b, "records": [r1, r2, r3], "history": history}
-
-
 def _expected(site, doc):
     record = next((r for r in site["records"] if r["id"] == doc["recid"]), None)
     if record is None:

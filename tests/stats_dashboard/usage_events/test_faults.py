@@ -1,0 +1,79 @@
+"""Fault injection for ``invenio community-stats usage-events migrate``: kill -9 at a batch's
+write, then a re-run; a paused engine, then a re-run.
+
+The command runs as a real ``invenio`` process whose search engine is a fault proxy in
+front of the session's engine. Afterwards every month is migrated, each enriched event
+equals its raw event plus the fields the fixture's history gives it (nothing lost,
+nothing twice), as after an uninterrupted run.
+"""
+
+import random
+import signal
+
+import pytest
+
+from invenio_stats_dashboard.core.bookmarks import MigrationBookmarks
+from invenio_stats_dashboard.core.locks import lock_is_held
+from invenio_stats_dashboard.usage_events.service import MIGRATION_LOCK
+
+from ...faults import FaultProxy, child_config, finished, instance_config, invenio, wait_until
+from .test_migration import _check_month
+
+RUN = ("community-stats", "usage-events", "migrate", "--batch-size", "7")
+MONTHS = [(t, m) for t in ("view", "download") for m in ("2024-01", "2024-02")]
+SEARCH_TIMEOUT = 4
+
+
+@pytest.fixture()
+def proxy(search_hosts):
+    proxy = FaultProxy(search_hosts[0])
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture()
+def instance(app, proxy, tmp_path):
+    return instance_config(
+        tmp_path / "instance",
+        child_config(app, proxy, COMMUNITY_STATS_SEARCH_TIMEOUT=SEARCH_TIMEOUT),
+    )
+
+
+def assert_migrated(site) -> None:
+    store = MigrationBookmarks()
+    for event_type, month in MONTHS:
+        total = _check_month(site, event_type, month)
+        bookmark = store.get(event_type, month)
+        assert bookmark["state"] == "migrated", (event_type, month, bookmark)
+        assert bookmark["written"] == total, (event_type, month, bookmark)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kill_9_at_a_batch_then_a_rerun_finishes_the_migration(site, instance, proxy, seed):
+    process = invenio(instance, *RUN)
+    proxy.kill_at_write(random.Random(seed).randint(1, 12), process.pid)
+    code, out, err = finished(process)
+    assert code == -signal.SIGKILL, (out, err)
+    assert lock_is_held(MIGRATION_LOCK)
+
+    code, out, err = finished(invenio(instance, *RUN))
+    assert code == 0, out + err
+    assert f"Took over the {MIGRATION_LOCK} lock" in out + err
+    assert_migrated(site)
+
+
+def test_a_paused_engine_fails_the_run_in_one_line_then_a_rerun_finishes(site, instance, proxy):
+    process = invenio(instance, *RUN)
+    wait_until(lambda: proxy.writes >= 3 or process.poll() is not None, what="a first write")
+    proxy.pause()
+    try:
+        code, out, err = finished(process, timeout=120)
+    finally:
+        proxy.resume()
+    assert code == 1, out + err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"did not answer within {SEARCH_TIMEOUT} s" in errors[0], err
+    assert not lock_is_held(MIGRATION_LOCK)
+    code, out, err = finished(invenio(instance, *RUN))
+    assert code == 0, out + err
+    assert_migrated(site)
