@@ -186,10 +186,10 @@ class CreatedDatesCommitOp(Operation):
     """Set ``created`` on a batch, then reindex the batch in one bulk request.
 
     Registered in a :class:`~invenio_db.uow.UnitOfWork`: the rows are updated when
-    registered, the unit of work commits the transaction once, then the batch is
-    reindexed (``on_commit``; with ``refresh`` the index is refreshed too) and
-    ``after_commit(changes)`` runs (``on_post_commit``). Documents that could not be
-    written are in :attr:`index_errors` afterwards.
+    registered, the unit of work commits the transaction once, then
+    ``after_commit(changes)`` runs and the batch is reindexed (``on_commit``; with
+    ``refresh`` the index is refreshed too). Documents that could not be written are in
+    :attr:`index_errors` afterwards.
     """
 
     def __init__(
@@ -220,12 +220,18 @@ class CreatedDatesCommitOp(Operation):
         uow.session.execute(statement, rows)
 
     def on_commit(self, uow):
-        """Bulk-index the committed batch.
+        """Tell the listeners, then bulk-index the committed batch.
 
-        Never raises: the rows are committed already, so a failing cluster only makes
-        the batch's items index errors (a re-run resyncs the index), and the listeners
-        are still told of the rows that changed.
+        Listeners first: a run killed after telling them leaves a stale search document,
+        which the next run finds and rewrites, telling them again (they are idempotent);
+        told after the index write, a kill in between would leave them never told, with
+        nothing left for a re-run to find. Index-only resyncs are told too, since the
+        run that committed those rows may have died before telling anyone. Never raises:
+        the rows are committed already, so a failing cluster only makes the batch's
+        items index errors (a re-run resyncs the index).
         """
+        if self._after_commit is not None and self._changes:
+            self._after_commit(self._changes)
         try:
             self.index_errors = reindex_created(self._target, self._changes)
             if self._refresh:
@@ -236,12 +242,6 @@ class CreatedDatesCommitOp(Operation):
                 change.id: f"Saved in the database, but not reindexed: {exc}"
                 for change in self._changes
             }
-
-    def on_post_commit(self, uow):
-        """Tell the listeners which database rows changed."""
-        written = [change for change in self._changes if change.write_db]
-        if self._after_commit is not None and written:
-            self._after_commit(written)
 
 
 def commit_changes(

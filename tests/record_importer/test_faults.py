@@ -11,24 +11,32 @@ import random
 import signal
 
 import pytest
+from invenio_communities.communities.records.api import Community
+from invenio_rdm_records.records.api import RDMRecord
 
 from invenio_stats_dashboard.core.ids import GLOBAL
-from invenio_stats_dashboard.core.indices import events_alias
+from invenio_stats_dashboard.core.indices import refresh_record_classes
+from invenio_stats_dashboard.demo import factories
+from invenio_stats_dashboard.membership.service import update_record_created_dates
 
 from ..faults import FaultProxy, child_config, finished, instance_config, invenio, wait_until
 from ..stats_dashboard.membership.conftest import history_of
 from .conftest import (
     MIGRATED,
+    MISSING,
     community_db_created,
     community_indexed_created,
     db_created,
     indexed_created,
+    legacy_fields,
     utc,
 )
 
 LEGACY = [f"20{10 + n:02d}-0{1 + n % 9}-1{n % 10}T08:00:00Z" for n in range(9)]
 RUN = ("importer", "update_created_dates", "--batch-size", "2")
 SEARCH_TIMEOUT = 4
+GROUP = "1004"
+"""The Commons group the community was, and the first six records' group."""
 
 
 @pytest.fixture()
@@ -38,16 +46,49 @@ def proxy(search_hosts):
     proxy.close()
 
 
-@pytest.fixture()
-def site(running_app, community_factory, legacy_record, search_clear):
-    """A community with six migrated records, three more outside it, one not migrated."""
-    community = community_factory("migrated-group")
+@pytest.fixture(scope="module")
+def committed_site(running_app, database, location, UserFixture):
+    """A community with six migrated records, three more outside it, one not migrated;
+    committed (a child process sees only committed rows)."""
+    from invenio_users_resources.proxies import current_users_service
+
+    from tests.conftest import reset_search_data
+
+    owner = UserFixture(
+        email="fault-owner@example.org", password="password", active=True, confirmed=True
+    )
+    owner.create(running_app.app, database)
+    current_users_service.indexer.process_bulk_queue()
+    community = factories.create_community(
+        owner.identity, "migrated-group", custom_fields={"kcr:commons_group_id": GROUP}
+    )
     records = [
-        legacy_record(value, communities=[community] if n < 6 else [])
-        for n, value in enumerate(LEGACY)
+        factories.publish_record(
+            owner.identity,
+            created=MIGRATED,
+            custom_fields=legacy_fields(value, groups=(GROUP,) if n < 6 else ()),
+            metadata=factories.default_metadata("Migrated work"),
+            communities=[community] if n < 6 else [],
+        )
+        for n, value in enumerate([*LEGACY, MISSING])
     ]
-    records.append(legacy_record())
-    return {"community": community, "records": records}
+    yield {"community": community, "records": records, "created": community._record.created}
+    reset_search_data()
+
+
+@pytest.fixture()
+def site(committed_site):
+    """The committed site as migrated: every date at the migration's."""
+    records = committed_site["records"]
+    for record in records:
+        factories.set_created(RDMRecord.get_record(record.id), MIGRATED)
+    community = Community.get_record(committed_site["community"].id)
+    factories.set_created(community, committed_site["created"])
+    refresh_record_classes(RDMRecord, Community)
+    update_record_created_dates(
+        [{"record_id": str(r.id), "new_created": MIGRATED} for r in records]
+    )
+    return committed_site
 
 
 @pytest.fixture()
@@ -66,18 +107,20 @@ def instance(app, proxy, tmp_path):
 
 def assert_repaired(site) -> None:
     """What an uninterrupted run leaves: rows, documents and history at the legacy dates."""
-    for record, value in zip(site["records"], [*LEGACY, MIGRATED], strict=True):
+    stale = []
+    for n, (record, value) in enumerate(zip(site["records"], [*LEGACY, MIGRATED], strict=True)):
         assert db_created(record.id) == utc(value), record.id
         assert indexed_created(record.id) == utc(value), record.id
-        if value is not MIGRATED:
-            added = [e for e in history_of(record.id) if e[:2] == (GLOBAL, "added")]
-            assert [e[2][:10] for e in added] == [value[:10]], (record.id, added)
-    oldest = min(LEGACY[:6])
-    assert community_db_created(site["community"].id) == utc(oldest)
-    assert community_indexed_created(site["community"].id) == utc(oldest)
+        added = [e[2][:10] for e in history_of(record.id) if e[:2] == (GLOBAL, "added")]
+        if added != [value[:10]]:
+            stale.append((n, added, value))
+    assert stale == []
+    oldest = utc(min(LEGACY[:6])[:10] + "T00:00:00Z")  # the start of its UTC day
+    assert community_db_created(site["community"].id) == oldest
+    assert community_indexed_created(site["community"].id) == oldest
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_kill_9_at_a_batch_then_a_rerun_repairs_everything(site, instance, proxy, seed):
     process = invenio(instance, *RUN)
     nth = random.Random(seed).randint(1, 6)
@@ -109,4 +152,3 @@ def test_a_paused_engine_stops_the_run_in_one_line_then_a_rerun_repairs_everythi
     code, out, err = finished(invenio(instance, *RUN))
     assert code == 0, out + err
     assert_repaired(site)
-    assert events_alias()

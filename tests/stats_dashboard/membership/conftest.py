@@ -10,7 +10,7 @@ from invenio_search import current_search_client
 
 from invenio_stats_dashboard.core.days import to_datetime as parse_datetime
 from invenio_stats_dashboard.core.indices import events_alias
-from invenio_stats_dashboard.demo.factories import default_metadata
+from invenio_stats_dashboard.demo import factories
 
 
 def history_of(record_id) -> list[tuple[str, str, str]]:
@@ -55,8 +55,7 @@ def depositor(make_user):
     return make_user("depositor@example.org")
 
 
-@pytest.fixture()
-def site(app, community_factory, record_factory, owner, depositor, search_clear, monkeypatch):
+def build_site(app, owner, depositor) -> dict:
     """Four records built with live tracking off, so the history starts empty.
 
     r1: in alpha, created 2019-03-04, published "2018-05" (no request);
@@ -64,23 +63,31 @@ def site(app, community_factory, record_factory, owner, depositor, search_clear,
     r3: in alpha, beta and gamma, created 2020-02-02, then deleted;
     r4: in no community, created 2022-07-07.
     """
-    monkeypatch.setitem(app.config, "COMMUNITY_STATS_TRACK_MEMBERSHIP", False)
-    alpha, beta, gamma = (community_factory(s) for s in ("alpha", "beta", "gamma"))
-    r1 = record_factory(
-        communities=[alpha],
-        created="2019-03-04T10:00:00",
-        metadata=default_metadata("Record one", publication_date="2018-05"),
-    )
-    r2 = record_factory(identity=depositor.identity, created="2021-01-02T00:00:00")
-    processed, _ = current_rdm_records.record_communities_service.add(
-        depositor.identity, r2["id"], {"communities": [{"id": str(beta.id)}]}
-    )
-    request_id = processed[0]["request_id"]
-    current_requests_service.execute_action(owner.identity, request_id, "accept")
-    r3 = record_factory(communities=[alpha, beta, gamma], created="2020-02-02T12:00:00")
-    current_rdm_records_service.delete_record(system_identity, r3["id"], {"note": "x"})
-    r4 = record_factory(created="2022-07-07T00:00:00")
-    monkeypatch.setitem(app.config, "COMMUNITY_STATS_TRACK_MEMBERSHIP", True)
+    tracking = app.config.get("COMMUNITY_STATS_TRACK_MEMBERSHIP", True)
+    app.config["COMMUNITY_STATS_TRACK_MEMBERSHIP"] = False
+    try:
+        alpha, beta, gamma = (
+            factories.create_community(owner.identity, s) for s in ("alpha", "beta", "gamma")
+        )
+        r1 = factories.publish_record(
+            owner.identity,
+            communities=[alpha],
+            created="2019-03-04T10:00:00",
+            metadata=factories.default_metadata("Record one", publication_date="2018-05"),
+        )
+        r2 = factories.publish_record(depositor.identity, created="2021-01-02T00:00:00")
+        processed, _ = current_rdm_records.record_communities_service.add(
+            depositor.identity, r2["id"], {"communities": [{"id": str(beta.id)}]}
+        )
+        request_id = processed[0]["request_id"]
+        current_requests_service.execute_action(owner.identity, request_id, "accept")
+        r3 = factories.publish_record(
+            owner.identity, communities=[alpha, beta, gamma], created="2020-02-02T12:00:00"
+        )
+        current_rdm_records_service.delete_record(system_identity, r3["id"], {"note": "x"})
+        r4 = factories.publish_record(owner.identity, created="2022-07-07T00:00:00")
+    finally:
+        app.config["COMMUNITY_STATS_TRACK_MEMBERSHIP"] = tracking
     return {
         "alpha": str(alpha.id),
         "beta": str(beta.id),
@@ -91,3 +98,9 @@ def site(app, community_factory, record_factory, owner, depositor, search_clear,
         "r4": RDMRecord.get_record(r4.id),
         "accepted": parse_datetime(Request.get_record(request_id).model.updated),
     }
+
+
+@pytest.fixture()
+def site(app, running_app, owner, depositor, db, search_clear):
+    """:func:`build_site` within the test's transaction."""
+    return build_site(app, owner, depositor)

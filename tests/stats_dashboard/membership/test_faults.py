@@ -16,11 +16,35 @@ from invenio_stats_dashboard.core.locks import lock_is_held
 from invenio_stats_dashboard.membership.service import BACKFILL_LOCK
 
 from ...faults import FaultProxy, child_config, finished, instance_config, invenio, wait_until
-from .conftest import event_docs
+from .conftest import build_site, delete_history, event_docs
 from .test_backfill import expected_history, stored
 
 RUN = ("community-stats", "community-events", "generate")
 SEARCH_TIMEOUT = 4
+
+
+@pytest.fixture(scope="module")
+def committed_site(running_app, database, UserFixture):
+    """The backfill tests' site, committed (a child process sees only committed rows)."""
+    from invenio_users_resources.proxies import current_users_service
+
+    from tests.conftest import reset_search_data
+
+    users = []
+    for email in ("fault-owner@example.org", "fault-depositor@example.org"):
+        user = UserFixture(email=email, password="password", active=True, confirmed=True)
+        user.create(running_app.app, database)
+        users.append(user)
+    current_users_service.indexer.process_bulk_queue()
+    yield build_site(running_app.app, *users)
+    reset_search_data()
+
+
+@pytest.fixture()
+def site(committed_site):
+    """The committed site with no history yet."""
+    delete_history()
+    return committed_site
 
 
 @pytest.fixture()

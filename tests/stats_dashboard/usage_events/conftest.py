@@ -8,6 +8,7 @@ from invenio_search import current_search_client
 from invenio_search.engine import search as search_engine
 from invenio_search.utils import prefix_index
 
+from invenio_stats_dashboard.demo import factories
 from invenio_stats_dashboard.usage_events.synthetic import RecordTarget, raw_event
 
 
@@ -130,14 +131,15 @@ def wait_for_process(pid_dir, name, timeout=180):
     raise AssertionError(f"{name} did not finish: {status}")
 
 
-@pytest.fixture()
-def site(running_app, community_factory, record_factory, search_clear):
+def build_migration_site(owner) -> dict:
     """Two communities, three records, a history with changes, Jan-Feb 2024 raw events."""
-    a = community_factory("alpha")
-    b = community_factory("beta")
-    r1 = record_factory(communities=[a, b], files={"paper.pdf": 300, "data.csv": 50})
-    r2 = record_factory(communities=[a])
-    r3 = record_factory()
+    a = factories.create_community(owner.identity, "alpha")
+    b = factories.create_community(owner.identity, "beta")
+    r1 = factories.publish_record(
+        owner.identity, communities=[a, b], files={"paper.pdf": 300, "data.csv": 50}
+    )
+    r2 = factories.publish_record(owner.identity, communities=[a])
+    r3 = factories.publish_record(owner.identity)
     clear_history()
     history = [
         (r1, "global", "added", "2023-12-01"),
@@ -174,3 +176,9 @@ def site(running_app, community_factory, record_factory, search_clear):
     events.append(ghost)
     write_raw(events)
     return {"a": a, "b": b, "records": [r1, r2, r3], "history": history}
+
+
+@pytest.fixture()
+def site(running_app, owner, db, search_clear):
+    """:func:`build_migration_site` within the test's transaction."""
+    return build_migration_site(owner)

@@ -11,17 +11,55 @@ import random
 import signal
 
 import pytest
+from invenio_search import current_search_client as search_client
 
 from invenio_stats_dashboard.core.bookmarks import MigrationBookmarks
+from invenio_stats_dashboard.core.indices import (
+    ENRICHED_SUFFIX,
+    MIGRATION_BOOKMARKS_INDEX,
+    prefixed,
+)
 from invenio_stats_dashboard.core.locks import lock_is_held
 from invenio_stats_dashboard.usage_events.service import MIGRATION_LOCK
 
 from ...faults import FaultProxy, child_config, finished, instance_config, invenio, wait_until
+from .conftest import build_migration_site
 from .test_migration import _check_month
 
 RUN = ("community-stats", "usage-events", "migrate", "--batch-size", "7")
 MONTHS = [(t, m) for t in ("view", "download") for m in ("2024-01", "2024-02")]
 SEARCH_TIMEOUT = 4
+
+
+@pytest.fixture(scope="module")
+def committed_site(running_app, database, UserFixture):
+    """The migration tests' site, committed (a child process sees only committed rows)."""
+    from invenio_users_resources.proxies import current_users_service
+
+    from tests.conftest import reset_search_data
+
+    owner = UserFixture(
+        email="fault-owner@example.org", password="password", active=True, confirmed=True
+    )
+    owner.create(running_app.app, database)
+    current_users_service.indexer.process_bulk_queue()
+    yield build_migration_site(owner)
+    reset_search_data()
+
+
+@pytest.fixture()
+def site(committed_site):
+    """The committed site with nothing migrated yet."""
+    search_client.indices.delete(
+        index=f"{prefixed('events-stats-*')}{ENRICHED_SUFFIX}", ignore=[404], expand_wildcards="all"
+    )
+    search_client.delete_by_query(
+        index=prefixed(MIGRATION_BOOKMARKS_INDEX),
+        body={"query": {"match_all": {}}},
+        refresh=True,
+        ignore=[404],
+    )
+    return committed_site
 
 
 @pytest.fixture()
@@ -48,7 +86,7 @@ def assert_migrated(site) -> None:
         assert bookmark["written"] == total, (event_type, month, bookmark)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_kill_9_at_a_batch_then_a_rerun_finishes_the_migration(site, instance, proxy, seed):
     process = invenio(instance, *RUN)
     proxy.kill_at_write(random.Random(seed).randint(1, 12), process.pid)
