@@ -126,6 +126,16 @@ def search_engine():
 
 
 @pytest.fixture(scope="module")
+def fault_proxy(search_engine):
+    """A :class:`tests.faults.FaultProxy` in front of the session's engine (fault suite)."""
+    from .faults import FaultProxy
+
+    proxy = FaultProxy(search_engine[0])
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
 def search_hosts(search_engine):
     """Override pytest-invenio: point Invenio at the session's engine."""
     return search_engine

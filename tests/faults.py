@@ -330,3 +330,53 @@ def wait_until(condition, timeout: float = 120, what: str = "condition") -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def wait_for_writes(proxy: FaultProxy, process: subprocess.Popen, count: int) -> None:
+    """Until the engine got ``count`` write requests (or the process ended)."""
+    wait_until(lambda: proxy.writes >= count or process.poll() is not None, what="the writes")
+
+
+def paused_mid_run(proxy: FaultProxy, process: subprocess.Popen, after_writes: int = 2):
+    """Pause the engine once ``process`` made ``after_writes`` writes; its end, then resume.
+
+    Returns ``(exit code, stdout, stderr)``. The engine stays paused until the process
+    ends on its own (``finished``'s own timeout would fail the test otherwise).
+    """
+    wait_for_writes(proxy, process, after_writes)
+    proxy.held.clear()
+    proxy.pause()
+    try:
+        return finished(process, timeout=180)
+    finally:
+        proxy.resume()
+
+
+def started_together(proxy: FaultProxy, instance: Path, *args: str) -> list[tuple[int, str, str]]:
+    """Two runs of ``invenio <args>`` let go at the same moment; their results, by exit code.
+
+    Both start while the engine is paused, so both wait on their first request, then
+    race for the run lock when it answers again.
+    """
+    proxy.pause()
+    try:
+        first, second = invenio(instance, *args), invenio(instance, *args)
+        time.sleep(8)
+    finally:
+        proxy.resume()
+    return sorted([finished(first), finished(second)], key=lambda result: result[0])
+
+
+def error_lines(err: str) -> list[str]:
+    """The ``Error:`` lines a command printed."""
+    return [line for line in err.splitlines() if line.startswith("Error:")]
+
+
+def committed_user(app, database, user_fixture, email: str):
+    """A user committed and indexed (a child process sees only committed rows)."""
+    from invenio_users_resources.proxies import current_users_service
+
+    user = user_fixture(email=email, password="password", active=True, confirmed=True)
+    user.create(app, database)
+    current_users_service.indexer.process_bulk_queue()
+    return user

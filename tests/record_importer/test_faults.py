@@ -1,7 +1,7 @@
 """Fault injection for ``invenio importer update_created_dates``: kill -9 at a batch's
 write, then a re-run; the search engine paused mid-run, then a re-run.
 
-The command runs as a real ``invenio`` process whose search engine is a fault proxy in
+The command runs as a real ``invenio`` process whose search engine is a fault fault_proxy in
 front of the session's engine. After the re-run every row and search document holds
 the date an uninterrupted run writes (the fixture's legacy dates), and the membership
 history follows the repaired dates.
@@ -19,7 +19,14 @@ from invenio_stats_dashboard.core.indices import refresh_record_classes
 from invenio_stats_dashboard.demo import factories
 from invenio_stats_dashboard.membership.service import update_record_created_dates
 
-from ..faults import FaultProxy, child_config, finished, instance_config, invenio, wait_until
+from ..faults import (
+    child_config,
+    committed_user,
+    finished,
+    instance_config,
+    invenio,
+    paused_mid_run,
+)
 from ..stats_dashboard.membership.conftest import history_of
 from .conftest import (
     MIGRATED,
@@ -39,26 +46,13 @@ GROUP = "1004"
 """The Commons group the community was, and the first six records' group."""
 
 
-@pytest.fixture()
-def proxy(search_hosts):
-    proxy = FaultProxy(search_hosts[0])
-    yield proxy
-    proxy.close()
-
-
 @pytest.fixture(scope="module")
 def committed_site(running_app, database, location, UserFixture):
     """A community with six migrated records, three more outside it, one not migrated;
     committed (a child process sees only committed rows)."""
-    from invenio_users_resources.proxies import current_users_service
-
     from tests.conftest import reset_search_data
 
-    owner = UserFixture(
-        email="fault-owner@example.org", password="password", active=True, confirmed=True
-    )
-    owner.create(running_app.app, database)
-    current_users_service.indexer.process_bulk_queue()
+    owner = committed_user(running_app.app, database, UserFixture, "fault-owner@example.org")
     community = factories.create_community(
         owner.identity, "migrated-group", custom_fields={"kcr:commons_group_id": GROUP}
     )
@@ -92,12 +86,12 @@ def site(committed_site):
 
 
 @pytest.fixture()
-def instance(app, proxy, tmp_path):
+def instance(app, fault_proxy, tmp_path):
     return instance_config(
         tmp_path / "instance",
         child_config(
             app,
-            proxy,
+            fault_proxy,
             RECORD_IMPORTER_HEALTH_CHECK_PAUSE=0,
             RECORD_IMPORTER_BATCH_DELAY=0,
             COMMUNITY_STATS_SEARCH_TIMEOUT=SEARCH_TIMEOUT,
@@ -121,10 +115,10 @@ def assert_repaired(site) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_kill_9_at_a_batch_then_a_rerun_repairs_everything(site, instance, proxy, seed):
+def test_kill_9_at_a_batch_then_a_rerun_repairs_everything(site, instance, fault_proxy, seed):
     process = invenio(instance, *RUN)
     nth = random.Random(seed).randint(1, 6)
-    proxy.kill_at_write(nth, process.pid)
+    fault_proxy.kill_at_write(nth, process.pid)
     code, out, err = finished(process)
     assert code == -signal.SIGKILL, (out, err)
 
@@ -136,15 +130,9 @@ def test_kill_9_at_a_batch_then_a_rerun_repairs_everything(site, instance, proxy
 
 
 def test_a_paused_engine_stops_the_run_in_one_line_then_a_rerun_repairs_everything(
-    site, instance, proxy
+    site, instance, fault_proxy
 ):
-    process = invenio(instance, *RUN)
-    wait_until(lambda: proxy.writes >= 2 or process.poll() is not None, what="a first write")
-    proxy.pause()
-    try:
-        code, out, err = finished(process, timeout=180)
-    finally:
-        proxy.resume()
+    code, out, err = paused_mid_run(fault_proxy, invenio(instance, *RUN))
     assert code == 1, out + err
     assert "Traceback" not in err
     errors = [line for line in (out + err).splitlines() if "Error" in line or "error" in line]

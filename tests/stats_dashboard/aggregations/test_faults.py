@@ -20,11 +20,14 @@ from invenio_stats_dashboard.core.indices import prefixed
 from invenio_stats_dashboard.core.locks import current_holder, lock_is_held
 
 from ...faults import (
-    FaultProxy,
     child_config,
+    error_lines,
     finished,
     instance_config,
     invenio,
+    paused_mid_run,
+    started_together,
+    wait_for_writes,
     wait_until,
 )
 from .conftest import EARLIEST, RUN_END
@@ -44,20 +47,13 @@ RUN = ("community-stats", "aggregate", "--eager", "--end-date", RUN_END.isoforma
 
 
 @pytest.fixture(scope="module")
-def proxy(search_hosts):
-    proxy = FaultProxy(search_hosts[0])
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture(scope="module")
-def instance(site, app, proxy, tmp_path_factory):
-    """A child's instance: this module's site, reached through the proxy."""
+def instance(site, app, fault_proxy, tmp_path_factory):
+    """A child's instance: this module's site, reached through the fault_proxy."""
     return instance_config(
         tmp_path_factory.mktemp("faults") / "instance",
         child_config(
             app,
-            proxy,
+            fault_proxy,
             COMMUNITY_STATS_EARLIEST_DATE=EARLIEST.isoformat(),
             COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT=2,
             COMMUNITY_STATS_TRACK_MEMBERSHIP=False,
@@ -113,19 +109,19 @@ def assert_same(actual: dict, expected: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def clean_run(site, instance, proxy):
+def clean_run(site, instance, fault_proxy):
     """An uninterrupted run's outputs and its number of write requests."""
     wipe()
     current_search_client.indices.refresh(index="*")
-    proxy.refreshed_all()
-    proxy.track_refresh = True
-    writes = proxy.writes
+    fault_proxy.refreshed_all()
+    fault_proxy.track_refresh = True
+    writes = fault_proxy.writes
     code, out, err = finished(invenio(instance, *RUN))
-    proxy.track_refresh = False
+    fault_proxy.track_refresh = False
     assert code == 0, err
     assert_matches(site, Truth(site))
-    violations = list(proxy.violations)
-    return {"docs": outputs(), "writes": proxy.writes - writes, "violations": violations}
+    violations = list(fault_proxy.violations)
+    return {"docs": outputs(), "writes": fault_proxy.writes - writes, "violations": violations}
 
 
 def test_a_clean_run_reads_nothing_it_has_not_refreshed(clean_run):
@@ -136,12 +132,12 @@ def test_a_clean_run_reads_nothing_it_has_not_refreshed(clean_run):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_at_a_batch_then_a_rerun_starts_at_once_and_ends_as_a_clean_run(
-    site, instance, proxy, clean_run, seed
+    site, instance, fault_proxy, clean_run, seed
 ):
     wipe()
     process = invenio(instance, *RUN)
     nth = random.Random(seed).randint(1, clean_run["writes"] - 1)
-    proxy.kill_at_write(nth, process.pid)
+    fault_proxy.kill_at_write(nth, process.pid)
     code, _, _ = finished(process)
     assert code == -signal.SIGKILL
     holder = current_holder(LOCK_NAME)
@@ -159,21 +155,13 @@ def test_kill_9_at_a_batch_then_a_rerun_starts_at_once_and_ends_as_a_clean_run(
 
 
 def test_a_paused_engine_fails_the_run_within_its_timeout_then_the_next_run_completes(
-    site, instance, proxy, clean_run
+    site, instance, fault_proxy, clean_run
 ):
     wipe()
-    process = invenio(instance, *RUN)
-    wait_until(lambda: proxy.writes >= 2 or process.poll() is not None, what="a first write")
-    proxy.held.clear()
-    proxy.pause()
-    try:
-        code, out, err = finished(process, timeout=120)
-        ended = time.monotonic()
-    finally:
-        proxy.resume()
+    code, out, err = paused_mid_run(fault_proxy, invenio(instance, *RUN))
+    ended = time.monotonic()
     assert code == 1, err
-    lines = [line for line in err.splitlines() if line.startswith("Error:")]
-    assert lines == [
+    assert error_lines(err) == [
         f"Error: the search engine did not answer within {SEARCH_TIMEOUT} s "
         "(COMMUNITY_STATS_SEARCH_TIMEOUT); what was finished is kept, run it again "
         "when the engine answers."
@@ -181,7 +169,7 @@ def test_a_paused_engine_fails_the_run_within_its_timeout_then_the_next_run_comp
     assert "Traceback" not in err
     # the engine never answers again while paused: the run ended on its own (the figure
     # is printed, not asserted: no timed assertions in tests)
-    waited = ended - proxy.held[0][0]
+    waited = ended - fault_proxy.held[0][0]
     print(f"paused engine: the run failed {waited:.1f} s after its first unanswered request")
     assert not lock_is_held(LOCK_NAME)  # released on the way out
 
@@ -190,32 +178,32 @@ def test_a_paused_engine_fails_the_run_within_its_timeout_then_the_next_run_comp
     assert_same(outputs(), clean_run["docs"])
 
 
-def test_an_engine_restarted_within_the_retries_is_survived(site, instance, proxy, clean_run):
+def test_an_engine_restarted_within_the_retries_is_survived(site, instance, fault_proxy, clean_run):
     """The engine goes away for a few seconds mid-run: the run waits and finishes."""
     wipe()
     process = invenio(instance, *RUN)
-    wait_until(lambda: proxy.writes >= 2 or process.poll() is not None, what="a first write")
-    proxy.down()
+    wait_for_writes(fault_proxy, process, 2)
+    fault_proxy.down()
     time.sleep(3)
-    proxy.up()
+    fault_proxy.up()
     code, out, err = finished(process)
     assert code == 0, err
     assert_same(outputs(), clean_run["docs"])
 
 
 def test_an_engine_down_for_longer_fails_in_one_line_then_the_next_run_completes(
-    site, instance, proxy, clean_run
+    site, instance, fault_proxy, clean_run
 ):
     wipe()
     process = invenio(instance, *RUN)
-    wait_until(lambda: proxy.writes >= 2 or process.poll() is not None, what="a first write")
-    proxy.down()
+    wait_for_writes(fault_proxy, process, 2)
+    fault_proxy.down()
     try:
         code, out, err = finished(process, timeout=120)
     finally:
-        proxy.up()
+        fault_proxy.up()
     assert code == 1, err
-    lines = [line for line in err.splitlines() if line.startswith("Error:")]
+    lines = error_lines(err)
     assert len(lines) == 1 and "the search engine cannot be reached" in lines[0], err
     assert "Traceback" not in err
     assert not lock_is_held(LOCK_NAME)
@@ -224,15 +212,11 @@ def test_an_engine_down_for_longer_fails_in_one_line_then_the_next_run_completes
     assert_same(outputs(), clean_run["docs"])
 
 
-def test_two_runs_started_at_once_one_runs_the_other_is_refused(site, instance, proxy, clean_run):
+def test_two_runs_started_at_once_one_runs_the_other_is_refused(
+    site, instance, fault_proxy, clean_run
+):
     wipe()
-    proxy.pause()  # both start and wait on the engine; then they race for the lock
-    try:
-        first, second = invenio(instance, *RUN), invenio(instance, *RUN)
-        time.sleep(8)
-    finally:
-        proxy.resume()
-    results = sorted([finished(first), finished(second)], key=lambda r: r[0])
+    results = started_together(fault_proxy, instance, *RUN)
     (code_ok, _, err_ok), (code_refused, _, err_refused) = results
     assert code_ok == 0, err_ok
     assert code_refused == 1, err_refused
@@ -241,7 +225,7 @@ def test_two_runs_started_at_once_one_runs_the_other_is_refused(site, instance, 
 
 
 def test_a_celery_worker_lost_mid_task_then_a_rerun_ends_as_a_clean_run(
-    site, instance, proxy, clean_run
+    site, instance, fault_proxy, clean_run
 ):
     """``aggregate`` (no --eager) queues the task; its worker dies in the middle."""
     wipe()
@@ -251,7 +235,7 @@ def test_a_celery_worker_lost_mid_task_then_a_rerun_ends_as_a_clean_run(
         queued = finished(invenio(instance, *[a for a in RUN if a != "--eager"]))
         assert queued[0] == 0 and "queued as Celery task" in queued[1], queued
         wait_until(lambda: lock_is_held(LOCK_NAME), what="the task to start")
-        proxy.kill_at_write(2, worker.pid)
+        fault_proxy.kill_at_write(2, worker.pid)
         worker.wait(timeout=120)
         assert worker.returncode == -signal.SIGKILL
     finally:

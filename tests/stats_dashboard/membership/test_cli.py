@@ -5,7 +5,6 @@ import pytest
 from invenio_stats_dashboard.cli import cli
 
 from .conftest import history_of
-from .test_backfill import site  # noqa: F401 - the fixture
 
 
 @pytest.fixture()

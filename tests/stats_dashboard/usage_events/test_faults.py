@@ -1,7 +1,7 @@
 """Fault injection for ``invenio community-stats usage-events migrate``: kill -9 at a batch's
 write, then a re-run; a paused engine, then a re-run.
 
-The command runs as a real ``invenio`` process whose search engine is a fault proxy in
+The command runs as a real ``invenio`` process whose search engine is a fault fault_proxy in
 front of the session's engine. Afterwards every month is migrated, each enriched event
 equals its raw event plus the fields the fixture's history gives it (nothing lost,
 nothing twice), as after an uninterrupted run.
@@ -22,7 +22,15 @@ from invenio_stats_dashboard.core.indices import (
 from invenio_stats_dashboard.core.locks import lock_is_held
 from invenio_stats_dashboard.usage_events.service import MIGRATION_LOCK
 
-from ...faults import FaultProxy, child_config, finished, instance_config, invenio, wait_until
+from ...faults import (
+    child_config,
+    committed_user,
+    error_lines,
+    finished,
+    instance_config,
+    invenio,
+    paused_mid_run,
+)
 from .conftest import build_migration_site
 from .test_migration import _check_month
 
@@ -34,15 +42,9 @@ SEARCH_TIMEOUT = 4
 @pytest.fixture(scope="module")
 def committed_site(running_app, database, UserFixture):
     """The migration tests' site, committed (a child process sees only committed rows)."""
-    from invenio_users_resources.proxies import current_users_service
-
     from tests.conftest import reset_search_data
 
-    owner = UserFixture(
-        email="fault-owner@example.org", password="password", active=True, confirmed=True
-    )
-    owner.create(running_app.app, database)
-    current_users_service.indexer.process_bulk_queue()
+    owner = committed_user(running_app.app, database, UserFixture, "fault-owner@example.org")
     yield build_migration_site(owner)
     reset_search_data()
 
@@ -63,17 +65,10 @@ def site(committed_site):
 
 
 @pytest.fixture()
-def proxy(search_hosts):
-    proxy = FaultProxy(search_hosts[0])
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture()
-def instance(app, proxy, tmp_path):
+def instance(app, fault_proxy, tmp_path):
     return instance_config(
         tmp_path / "instance",
-        child_config(app, proxy, COMMUNITY_STATS_SEARCH_TIMEOUT=SEARCH_TIMEOUT),
+        child_config(app, fault_proxy, COMMUNITY_STATS_SEARCH_TIMEOUT=SEARCH_TIMEOUT),
     )
 
 
@@ -87,9 +82,9 @@ def assert_migrated(site) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_kill_9_at_a_batch_then_a_rerun_finishes_the_migration(site, instance, proxy, seed):
+def test_kill_9_at_a_batch_then_a_rerun_finishes_the_migration(site, instance, fault_proxy, seed):
     process = invenio(instance, *RUN)
-    proxy.kill_at_write(random.Random(seed).randint(1, 12), process.pid)
+    fault_proxy.kill_at_write(random.Random(seed).randint(1, 12), process.pid)
     code, out, err = finished(process)
     assert code == -signal.SIGKILL, (out, err)
     assert lock_is_held(MIGRATION_LOCK)
@@ -100,16 +95,12 @@ def test_kill_9_at_a_batch_then_a_rerun_finishes_the_migration(site, instance, p
     assert_migrated(site)
 
 
-def test_a_paused_engine_fails_the_run_in_one_line_then_a_rerun_finishes(site, instance, proxy):
-    process = invenio(instance, *RUN)
-    wait_until(lambda: proxy.writes >= 3 or process.poll() is not None, what="a first write")
-    proxy.pause()
-    try:
-        code, out, err = finished(process, timeout=120)
-    finally:
-        proxy.resume()
+def test_a_paused_engine_fails_the_run_in_one_line_then_a_rerun_finishes(
+    site, instance, fault_proxy
+):
+    code, out, err = paused_mid_run(fault_proxy, invenio(instance, *RUN), after_writes=3)
     assert code == 1, out + err
-    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    errors = error_lines(err)
     assert len(errors) == 1 and f"did not answer within {SEARCH_TIMEOUT} s" in errors[0], err
     assert not lock_is_held(MIGRATION_LOCK)
     code, out, err = finished(invenio(instance, *RUN))
