@@ -63,6 +63,11 @@ COMMUNITY_STATS_SEARCH_TIMEOUT = 120
 """Seconds one search, scroll or bulk request of the package may take before it fails
 (the command then stops with a one-line error; the next run resumes)."""
 
+COMMUNITY_STATS_DATABASE_TIMEOUT = 120
+"""Seconds one SQL statement of a command of either extension may take (PostgreSQL's
+statement_timeout, set while the command runs): a row or table another process keeps
+locked then ends the wait with a one-line error. 0: no limit."""
+
 COMMUNITY_STATS_SEARCH_RETRIES = 5
 """Retries of a search or bulk request after a lost connection or a 429/502/503/504
 answer, waiting 1, 2, 4, 8, 16 s (a timeout is not retried). 0: fail at once."""

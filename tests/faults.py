@@ -308,10 +308,14 @@ def child_config(app, proxy: FaultProxy, **extra) -> dict:
     }
 
 
-def invenio(instance: Path, *args: str) -> subprocess.Popen:
-    """Start ``invenio <args>`` (the installed script) with that instance; output piped."""
+def invenio(instance: Path, *args: str, **config: str) -> subprocess.Popen:
+    """Start ``invenio <args>`` (the installed script) with that instance; output piped.
+
+    ``config`` overrides settings for this run (``INVENIO_<NAME>`` variables).
+    """
     script = Path(sys.executable).with_name("invenio")
     env = {**os.environ, "INVENIO_INSTANCE_PATH": str(instance)}
+    env.update({f"INVENIO_{key}": value for key, value in config.items()})
     return subprocess.Popen(
         [str(script), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -26,7 +26,7 @@ def describe_failure(error: BaseException) -> str | None:
 
     from .bulk import BulkWriteError
     from .locks import LockHeld, RunDeadlineExceeded
-    from .timeouts import search_timeout
+    from .timeouts import database_timeout, search_timeout
 
     if isinstance(error, LockHeld | RunDeadlineExceeded):
         return str(error)
@@ -46,12 +46,24 @@ def describe_failure(error: BaseException) -> str | None:
         return f"the search engine answered {error.status_code}: {detail}"
     if isinstance(error, BulkWriteError):
         return f"writing to the search engine failed: {error}"
+    if isinstance(error, SQLAlchemyError) and is_statement_timeout(error):
+        return (
+            f"the database did not answer within {database_timeout():g} s "
+            "(COMMUNITY_STATS_DATABASE_TIMEOUT): another process may hold a lock on the rows "
+            "or tables this command needs; what was finished is kept, run it again later."
+        )
     if isinstance(error, SQLAlchemyError):
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return f"the database failed: {first}"
     if isinstance(error, RedisError):
         return f"Redis failed: {error}"
     return None
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """True for a statement PostgreSQL cancelled at ``statement_timeout``."""
+    original = getattr(error, "orig", None)
+    return type(original).__name__ == "QueryCanceled" or "statement timeout" in str(error)
 
 
 def _push_app_context(ctx: click.Context) -> None:
@@ -84,9 +96,12 @@ class OneLineErrorsGroup(click.Group):
         push it. Flask pushes it for app commands, not for ``flask.commands`` plugins
         like these groups.
         """
+        from .timeouts import bounded_database_statements
+
         _push_app_context(ctx)
         try:
-            return super().invoke(ctx)
+            with bounded_database_statements():
+                return super().invoke(ctx)
         except OneLineUsageError:
             raise
         except click.UsageError as error:

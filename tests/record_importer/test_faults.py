@@ -140,3 +140,33 @@ def test_a_paused_engine_stops_the_run_in_one_line_then_a_rerun_repairs_everythi
     code, out, err = finished(invenio(instance, *RUN))
     assert code == 0, out + err
     assert_repaired(site)
+
+
+def test_a_row_locked_by_another_transaction_fails_that_record_then_a_rerun_repairs_it(
+    app, site, instance
+):
+    """Another process keeps one record's row locked: the command does not hang on it."""
+    import sqlalchemy as sa
+
+    locked = site["records"][0]
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            connection.execute(
+                sa.text("SELECT id FROM rdm_records_metadata WHERE id = :id FOR UPDATE"),
+                {"id": str(locked.id)},
+            )
+            run = invenio(instance, *RUN, COMMUNITY_STATS_DATABASE_TIMEOUT="2")
+            code, out, err = finished(run)
+            transaction.rollback()
+    finally:
+        engine.dispose()
+    assert code == 3, out + err
+    assert "Traceback" not in err
+    assert locked["id"] in out + err and "statement timeout" in out + err, out + err
+    assert db_created(site["records"][1].id) == utc(LEGACY[1])  # the others are repaired
+
+    code, out, err = finished(invenio(instance, *RUN))
+    assert code == 0, out + err
+    assert_repaired(site)

@@ -270,3 +270,36 @@ def _celery_worker(instance):
 
 def _read(process) -> str:
     return process.log.read_text()
+
+
+def test_a_run_past_its_deadline_stops_in_one_line_then_the_next_run_completes(
+    site, instance, fault_proxy, clean_run
+):
+    """``COMMUNITY_STATS_RUN_DEADLINE``: the run stops between communities, lock released,
+    bookmarks only where work was finished."""
+    wipe()
+    code, out, err = finished(invenio(instance, *RUN, COMMUNITY_STATS_RUN_DEADLINE="0.001"))
+    assert code == 1, err
+    assert error_lines(err) == [
+        "Error: the aggregation run stopped at its deadline of 0.001 s "
+        "(COMMUNITY_STATS_RUN_DEADLINE); what it finished is kept, and the next run goes "
+        "on from there."
+    ], err
+    assert not lock_is_held(LOCK_NAME)
+    partial = outputs()
+    assert partial != clean_run["docs"]
+    bookmarks = {key: doc for key, doc in partial.items() if "bookmarks" in key[0]}
+    for key, doc in bookmarks.items():  # every bookmark names a day whose documents exist
+        if "date" in doc and not key[1].startswith("marker::"):
+            assert partial_has_documents(partial, doc), (key, doc)
+
+    code, out, err = finished(invenio(instance, *RUN))
+    assert code == 0, err
+    assert_same(outputs(), clean_run["docs"])
+
+
+def partial_has_documents(docs: dict, bookmark: dict) -> bool:
+    """True when the bookmarked aggregation has the community's document of that day."""
+    name, community_id, day = bookmark["aggregation"], bookmark["community_id"], bookmark["date"]
+    index = f"stats-{name}-{day[:4]}"
+    return (index, f"{community_id}-{day[:10]}") in docs

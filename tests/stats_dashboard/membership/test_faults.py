@@ -10,6 +10,7 @@ import random
 import signal
 
 import pytest
+from invenio_search import current_search_client
 
 from invenio_stats_dashboard.core.locks import lock_is_held
 from invenio_stats_dashboard.membership.service import BACKFILL_LOCK
@@ -103,4 +104,19 @@ def test_two_runs_at_once_one_is_refused_with_its_holder(site, instance, fault_p
     assert results[0][0] == 0, results[0][2]
     assert results[1][0] == 1, results[1][2]
     assert f"holds the {BACKFILL_LOCK} lock" in results[1][2]
+    assert_complete(site)
+
+
+def test_a_run_and_a_rerun_read_nothing_they_have_not_refreshed(site, instance, fault_proxy):
+    """A re-run reads the history the first run wrote: a real engine shows it once refreshed."""
+    current_search_client.indices.refresh(index="*")
+    fault_proxy.refreshed_all()
+    fault_proxy.track_refresh = True
+    try:
+        first = finished(invenio(instance, *RUN))
+        again = finished(invenio(instance, *RUN))
+    finally:
+        fault_proxy.track_refresh = False
+    assert first[0] == 0 and again[0] == 0, (first, again)
+    assert fault_proxy.violations == [], "\n".join(sorted(set(fault_proxy.violations)))
     assert_complete(site)
