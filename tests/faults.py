@@ -168,11 +168,31 @@ class FaultProxy:
                 self.dirty[name] = f"{method} /{'/'.join(parts)}"
             return
         if endpoint in READS and method in ("GET", "POST") and "scroll" not in parts:
+            if not self.dirty:
+                return
+            concrete = self._concrete(targets)
             for name, how in self.dirty.items():
-                if _matches(name, targets):
+                if name in concrete if concrete is not None else _matches(name, targets):
                     self.violations.append(
                         f"read /{'/'.join(parts)} of {name}, written by {how} since its refresh"
                     )
+
+    def _concrete(self, targets: list[str]) -> set[str] | None:
+        """The concrete indices a read of ``targets`` reaches (aliases and patterns resolved
+        by the engine), or None when the engine cannot say."""
+        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
+        try:
+            path = f"/{','.join(targets)}/_settings?ignore_unavailable=true&allow_no_indices=true"
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            data = answer.read()
+            if answer.status != 200:
+                return None
+            return set(json.loads(data))
+        except (OSError, ValueError, http.client.HTTPException):
+            return None
+        finally:
+            connection.close()
 
 
 def _matches(index: str, targets: list[str]) -> bool:

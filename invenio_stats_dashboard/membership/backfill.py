@@ -20,7 +20,7 @@ from flask import current_app
 from ..core.ids import GLOBAL
 from .plan import RecordPlan
 from .sources import RecordFilter, count_records, scan_record_states
-from .store import refresh_history, write_plans
+from .store import write_plans
 from .sync import plan_batch, utcnow
 
 ProgressCallback = Callable[[int, int], None]
@@ -127,12 +127,13 @@ def run_backfill(
         plans = plan_batch(states, now, scope=scope)
         summary.add(plans, states, scope)
         if plans and not dry_run:
-            written += write_plans(plans)
+            # refreshed before the next batch reads: a real engine shows writes only
+            # after a refresh (a batch reads its own records' history only, but a run
+            # must never depend on what it cannot see)
+            written += write_plans(plans, refresh=True)
         if progress:
             progress(summary.records_checked, summary.records_total)
         if delay:
             time.sleep(delay)
     summary.actions_written = written
-    if written:
-        refresh_history()
     return summary
