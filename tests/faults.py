@@ -248,6 +248,12 @@ class _Forwarder(BaseHTTPRequestHandler):
             pass
 
     def _handle(self):
+        try:
+            self._forward()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout, a kill)
+
+    def _forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)

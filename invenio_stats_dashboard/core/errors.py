@@ -8,6 +8,8 @@ both extensions' command groups use it.
 
 from __future__ import annotations
 
+import re
+
 import click
 
 # The exit-code contract of every command of both extensions (docs/index.md, "Exit codes"):
@@ -26,17 +28,15 @@ def describe_failure(error: BaseException) -> str | None:
 
     from .bulk import BulkWriteError
     from .locks import LockHeld, RunDeadlineExceeded
-    from .timeouts import database_timeout, search_timeout
+    from .timeouts import database_timeout
 
     if isinstance(error, LockHeld | RunDeadlineExceeded):
         return str(error)
     if isinstance(error, ConnectionTimeout):
         return (
-            f"the search engine did not answer within {search_timeout():g} s "
-            "(COMMUNITY_STATS_SEARCH_TIMEOUT); what was finished is kept, run it again "
-            "when the engine answers."
+            f"the search engine did not answer within {_timeout_of(error)}; what was "
+            "finished is kept, run it again when the engine answers."
         )
-
     if isinstance(error, EngineConnectionError):
         return f"the search engine cannot be reached ({type(error).__name__}: {error.error})"
     if isinstance(error, TransportError):
@@ -58,6 +58,19 @@ def describe_failure(error: BaseException) -> str | None:
     if isinstance(error, RedisError):
         return f"Redis failed: {error}"
     return None
+
+
+def _timeout_of(error: BaseException) -> str:
+    """How long the request waited: the client's figure, named after our setting if ours."""
+    from .timeouts import search_timeout
+
+    found = re.search(r"timeout=(\d+(?:\.\d+)?)", str(error))
+    if found is None:
+        return "its timeout"
+    seconds = float(found.group(1))
+    if seconds == search_timeout():
+        return f"{seconds:g} s (COMMUNITY_STATS_SEARCH_TIMEOUT)"
+    return f"{seconds:g} s"
 
 
 def is_statement_timeout(error: BaseException) -> bool:
