@@ -66,20 +66,26 @@ def ensure_database(app) -> None:
     db.create_all()
 
 
-def count_requests(client) -> dict:
-    """Count every request ``client`` sends (bulk writes included) and, apart, its
-    searches (``_search`` and scroll pages); returns the counter."""
+def count_requests(*clients) -> dict:
+    """Count every request the clients send (bulk writes included) and, apart, their
+    searches (``_search`` and scroll pages); returns the counter.
+
+    Counted on each connection, where every request ends (the package's paged reads
+    call a connection directly, not the transport). Pass Invenio's client and the
+    package's (``invenio_stats_dashboard.core.engine.search_client``).
+    """
     counter = {"requests": 0, "searches": 0}
-    transport = client.transport
-    original = transport.perform_request
+    for client in clients:
+        for connection in client.transport.connection_pool.connections:
+            original = connection.perform_request
 
-    def counted(method, url, *args, **kwargs):
-        counter["requests"] += 1
-        if "/_search" in url:
-            counter["searches"] += 1
-        return original(method, url, *args, **kwargs)
+            def counted(method, url, *args, _original=original, **kwargs):
+                counter["requests"] += 1
+                if "/_search" in url:
+                    counter["searches"] += 1
+                return _original(method, url, *args, **kwargs)
 
-    transport.perform_request = counted
+            connection.perform_request = counted
     return counter
 
 

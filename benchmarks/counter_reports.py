@@ -75,9 +75,10 @@ def child_aggregate() -> dict:
     from invenio_search import current_search_client
 
     from invenio_stats_dashboard.aggregations.run import RunContext
+    from invenio_stats_dashboard.core.engine import search_client
     from invenio_stats_dashboard.counter.aggregation import run_counter
 
-    counter = count_requests(current_search_client)
+    counter = count_requests(current_search_client, search_client)
     began = time.perf_counter()
     outcome = run_counter(RunContext(end=END))
     seconds = time.perf_counter() - began

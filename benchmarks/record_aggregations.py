@@ -283,8 +283,9 @@ def run_phase(phase: str, communities: list[str]) -> dict:
 
     from invenio_stats_dashboard.aggregations.records import RECORDS_AGGREGATORS
     from invenio_stats_dashboard.aggregations.service import run_aggregations
+    from invenio_stats_dashboard.core.engine import search_client
 
-    requests = count_requests(current_search_client)
+    requests = count_requests(current_search_client, search_client)
     day = {"incremental": NEW_DAY, "backdated": BACKDATED_DAY}.get(phase)
     if phase == "incremental":  # one new day: 20 records created and published that day
         write_site(20, communities, day, day, seed=99, lag=0, live=True)

@@ -270,7 +270,9 @@ def timed_run(site: dict, delays: bool) -> dict:
     from invenio_record_importer_kcworks.services import CommunitiesHelper, RecordsHelper
 
     current_app.config["RECORD_IMPORTER_BATCH_DELAY"] = 1.0 if delays else 0
-    counter = count_requests(current_search_client)
+    from invenio_stats_dashboard.core.engine import search_client
+
+    counter = count_requests(current_search_client, search_client)
     began = time.monotonic()
     records = RecordsHelper().update_record_created_dates()
     record_seconds = time.monotonic() - began

@@ -1,11 +1,16 @@
 """Benchmark: usage delta + snapshot aggregations for 50 communities over a year.
 
     .venv/bin/python benchmarks/usage_aggregations.py [--events 100000] [--records 500]
+        [--scales 1,4]
 
-Starts its own osmem-server (or uses INVENIO_SEARCH_HOSTS), writes record documents, a
-membership history over 50 communities and ``--events`` enriched events over 2024, then
-runs both usage aggregations for the 50 communities and "global" over the whole year and
-prints community-days per second and search requests per community-day (target <= 0.05).
+For each scale (history size: ``--events`` times the scale), starts its own
+osmem-server (or uses INVENIO_SEARCH_HOSTS), writes record documents, a membership
+history over 50 communities and the enriched events over 2024, then runs both usage
+aggregations for the 50 communities and "global" over the whole year (community-days per
+second, search requests per community-day, target <= 0.05), adds one new day of events
+(an average day's) and runs again from the bookmarks: the incremental run's time and
+requests. Last, the ratio of the incremental run times at the largest and smallest
+scale (target <= 1.3: an incremental run costs what the new day costs, not the history).
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from usage_migration import (
 )
 
 MONTHS = tuple(f"2024-{m:02d}" for m in range(1, 13))
+YEAR_END = date(2024, 12, 31)
+NEW_DAY = date(2025, 1, 1)
 
 
-def enriched_actions(docs, count: int, rng: random.Random):
+def enriched_actions(docs, count: int, rng: random.Random, span=None):
     """Raw events enriched as the migration does, straight into the -v2.0.0 indices."""
     from invenio_stats_dashboard.usage_events import indices
     from invenio_stats_dashboard.usage_events.lookup import BatchEnricher
@@ -51,18 +58,15 @@ def enriched_actions(docs, count: int, rng: random.Random):
         yield from batch
         batch.clear()
 
-    for action in raw_event_actions(docs, count, rng, months=MONTHS):
+    for action in raw_event_actions(docs, count, rng, months=MONTHS, span=span):
         batch.append(action)
         if len(batch) >= 5000:
             yield from flush()
     yield from flush()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--records", type=int, default=500)
-    args = parser.parse_args()
+def measure(events: int, records: int) -> dict:
+    """A year of ``events`` for 50 communities: the full run, then one new day's run."""
     with running_engine() as hosts:
         os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
         app = bench_app()
@@ -70,16 +74,13 @@ def main() -> None:
             from invenio_rdm_records.records.api import RDMRecord
             from invenio_search import current_search_client
 
-            from invenio_stats_dashboard.aggregations.registry import get_aggregator
-            from invenio_stats_dashboard.aggregations.run import RunContext
-            from invenio_stats_dashboard.aggregations.usage import UsageRun
-            from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
+            from invenio_stats_dashboard.core.engine import search_client
             from invenio_stats_dashboard.core.indices import record_class_alias
 
             setup_indices()
             rng = random.Random(7)
             communities = [str(uuid.uuid4()) for _ in range(50)]
-            docs = record_docs(rng, args.records, communities)
+            docs = record_docs(rng, records, communities)
             bulk(
                 {"_index": record_class_alias(RDMRecord), "_id": d["uuid"], "_source": d}
                 for d in docs
@@ -87,34 +88,75 @@ def main() -> None:
             bulk(history_actions(docs, rng))
             current_search_client.indices.refresh()
             began = time.perf_counter()
-            written = bulk(enriched_actions(docs, args.events, rng))
+            written = bulk(enriched_actions(docs, events, rng))
             current_search_client.indices.refresh()
             print(f"setup: {written} enriched events in {time.perf_counter() - began:.1f} s")
 
             ids = ["global", *communities]
-            ctx = RunContext(end=date(2024, 12, 31), bookmarks=AggregationBookmarks())
-            aggregators = [
-                get_aggregator("community-usage-delta"),
-                get_aggregator("community-usage-snapshot"),
-            ]
-            run = UsageRun(aggregators, ctx, ids)
-            counter = count_requests(current_search_client)
-            began = time.perf_counter()
-            results = run.run()
-            seconds = time.perf_counter() - began
-            community_days = sum(o.documents for o in results["community-usage-delta"].values())
-            snapshots = sum(o.documents for o in results["community-usage-snapshot"].values())
-            print(
-                f"aggregated {len(results['community-usage-delta'])} series: {community_days} "
-                f"community-days (+{snapshots} snapshot documents) in {seconds:.1f} s = "
-                f"{community_days / seconds:.0f} community-days/s"
-            )
-            searches = counter["searches"]
-            print(
-                f"search requests: {searches} = "
-                f"{searches / community_days:.4f} per community-day (target <= 0.05); "
-                f"{counter['requests']} requests in all (bulk writes and refreshes included)"
-            )
+            counter = count_requests(current_search_client, search_client)
+            full = timed_run(ids, YEAR_END, counter)
+            # one new day, as many events as an average day of the year
+            per_day = max(events // 365, 1)
+            bulk(enriched_actions(docs, per_day, rng, span=(NEW_DAY, NEW_DAY)))
+            current_search_client.indices.refresh()
+            incremental = timed_run(ids, NEW_DAY, counter)
+            return {"events": events, "full": full, "incremental": incremental}
+
+
+def timed_run(ids: list[str], end: date, counter: dict) -> dict:
+    """One run of both usage aggregations from the bookmarks: seconds, documents, searches."""
+    from invenio_stats_dashboard.aggregations.registry import get_aggregator
+    from invenio_stats_dashboard.aggregations.run import RunContext
+    from invenio_stats_dashboard.aggregations.usage import UsageRun
+    from invenio_stats_dashboard.core.bookmarks import AggregationBookmarks
+
+    ctx = RunContext(end=end, bookmarks=AggregationBookmarks())
+    aggregators = [
+        get_aggregator("community-usage-delta"),
+        get_aggregator("community-usage-snapshot"),
+    ]
+    before = dict(counter)
+    began = time.perf_counter()
+    results = UsageRun(aggregators, ctx, ids).run()
+    seconds = time.perf_counter() - began
+    return {
+        "seconds": seconds,
+        "community_days": sum(o.documents for o in results["community-usage-delta"].values()),
+        "snapshots": sum(o.documents for o in results["community-usage-snapshot"].values()),
+        "searches": counter["searches"] - before["searches"],
+        "requests": counter["requests"] - before["requests"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events at scale 1")
+    parser.add_argument("--records", type=int, default=500)
+    parser.add_argument("--scales", default="1,4", help="history sizes to measure (1,4)")
+    args = parser.parse_args()
+    figures = []
+    for scale in [int(s) for s in args.scales.split(",")]:
+        result = measure(args.events * scale, args.records)
+        figures.append(result)
+        full, inc = result["full"], result["incremental"]
+        print(
+            f"{scale}x ({result['events']} events): full run {full['community_days']} "
+            f"community-days in {full['seconds']:.1f} s = "
+            f"{full['community_days'] / full['seconds']:.0f} community-days/s, "
+            f"{full['searches'] / full['community_days']:.4f} searches per community-day "
+            "(target <= 0.05)"
+        )
+        print(
+            f"{scale}x: incremental run after one new day: {inc['seconds']:.2f} s, "
+            f"{inc['community_days']} community-days, {inc['searches']} searches, "
+            f"{inc['requests']} requests in all"
+        )
+    if len(figures) > 1:
+        ratio = figures[-1]["incremental"]["seconds"] / figures[0]["incremental"]["seconds"]
+        print(
+            f"incremental run time, {args.scales.split(',')[-1]}x / "
+            f"{args.scales.split(',')[0]}x history: {ratio:.2f} (target <= 1.3)"
+        )
 
 
 if __name__ == "__main__":

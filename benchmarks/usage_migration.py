@@ -122,8 +122,11 @@ def history_actions(docs, rng: random.Random):
             }
 
 
-def raw_event_actions(docs, count: int, rng: random.Random, months=MONTHS):
-    """``count`` raw events over the months (views and downloads), invenio-stats' shape."""
+def raw_event_actions(docs, count: int, rng: random.Random, months=MONTHS, span=None):
+    """``count`` raw events over the months (views and downloads), invenio-stats' shape.
+
+    ``span``: ``(first day, last day)`` instead of the months.
+    """
     from invenio_stats_dashboard.usage_events import indices
     from invenio_stats_dashboard.usage_events.synthetic import (
         COUNTRIES,
@@ -144,6 +147,8 @@ def raw_event_actions(docs, count: int, rng: random.Random, months=MONTHS):
     first = date.fromisoformat(f"{months[0]}-01")
     last_month = date.fromisoformat(f"{months[-1]}-01")
     end = (last_month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    if span is not None:
+        first, end = span
     days = (end - first).days + 1
     for n in range(count):
         target = rng.choice(targets)
@@ -187,7 +192,9 @@ def child(batch_size: int) -> None:
     with app.app_context():
         from invenio_search import current_search_client
 
-        counter = count_requests(current_search_client)
+        from invenio_stats_dashboard.core.engine import search_client
+
+        counter = count_requests(current_search_client, search_client)
         migrator = Migrator(MigrationOptions(batch_size=batch_size))
         began = time.perf_counter()
         if os.environ.get("BENCH_PROFILE"):

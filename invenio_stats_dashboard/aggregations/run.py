@@ -164,17 +164,32 @@ class RunContext:
         )
         return Window(start=start, end=end, limited=limited, connects=connects)
 
+    def next_bookmark(
+        self, aggregator: Aggregator, community_id: str, window: Window
+    ) -> date | None:
+        """The day :meth:`finish` will move the bookmark to (None: it stays where it is).
+
+        The window's end, never past the last settled day, and only forward (unless the
+        run ignores the bookmarks).
+        """
+        if not self.update_bookmark or not window.connects:
+            return None
+        bookmark = self.bookmarks.get(aggregator.name, community_id)
+        last = min(window.end, self.today - timedelta(days=aggregator.settle_days))
+        if bookmark is None or last > bookmark or self.ignore_bookmark:
+            return last
+        return None
+
     def finish(
         self, aggregator: Aggregator, community_id: str, window: Window, documents: int
     ) -> CommunityOutcome:
         """Record that a window is written; move the bookmark when allowed."""
         self.reached[(aggregator.name, community_id)] = window.end
         bookmark = self.bookmarks.get(aggregator.name, community_id)
-        last = min(window.end, self.today - timedelta(days=aggregator.settle_days))
-        if self.update_bookmark and window.connects:
-            if bookmark is None or last > bookmark or self.ignore_bookmark:
-                self.bookmarks.set(aggregator.name, community_id, last)
-                bookmark = last
+        moved = self.next_bookmark(aggregator, community_id, window)
+        if moved is not None:
+            self.bookmarks.set(aggregator.name, community_id, moved)
+            bookmark = moved
         return CommunityOutcome(
             start=window.start,
             end=window.end,

@@ -35,6 +35,7 @@ from ..core.engine import search_client
 from ..core.ids import GLOBAL
 from ..core.paging import composite_buckets, search_after_pages
 from ..core.timeouts import search_timeout
+from . import usage_state
 from .registry import Aggregator, BatchedAggregator, doc_id, register
 from .run import CommunityOutcome, RunContext
 from .subcounts import SOURCES, active, ranked, top_limit
@@ -336,6 +337,8 @@ class UsageRun:
         self.limit = top_limit()
         self.bulk_size = int(cfg.get("COMMUNITY_STATS_AGGREGATION_BULK_SIZE") or 500)
         self.labels: dict = {}
+        self.continued: set[str] = set()
+        """Communities whose series go on from their bookmarks."""
 
     def windows(self, first_days: dict[str, date]) -> tuple[dict, dict]:
         """Delta and snapshot windows per community (the snapshot follows the delta)."""
@@ -356,19 +359,29 @@ class UsageRun:
         return delta_windows, snapshot_windows
 
     def run(self) -> dict[str, dict[str, CommunityOutcome]]:
-        """Read once, write both aggregations, move the bookmarks."""
+        """Read once, write both aggregations and the states, move the bookmarks."""
         results = {a.name: {} for a in (self.delta, self.snapshot) if a is not None}
-        first_days = self.reader.first_days(self.community_ids)
+        first_days = self.first_days()
         delta_windows, snapshot_windows = self.windows(first_days)
         if not delta_windows and not snapshot_windows:
             return results
+        restored = self.restore(snapshot_windows)
+        checkpoints = self.checkpoints(snapshot_windows)
+        unknown = [c for c in snapshot_windows if c in self.continued and c not in restored]
+        if unknown:  # no state to go on from: the snapshot starts from the series start
+            first_days.update(self.reader.first_days(unknown))
         starts = [w.start for w in delta_windows.values()]
-        starts += [first_days[c] for c in snapshot_windows]
+        starts += [
+            restored[c][0] + timedelta(days=1) if c in restored else first_days[c]
+            for c in snapshot_windows
+        ]
         start = min(starts)
         end = max(w.end for w in [*delta_windows.values(), *snapshot_windows.values()])
         active = sorted(set(delta_windows) | set(snapshot_windows))
         counts = {name: dict.fromkeys(active, 0) for name in results}
-        actions = self.actions(start, end, active, delta_windows, snapshot_windows, counts)
+        actions = self.actions(
+            start, end, active, delta_windows, snapshot_windows, counts, restored, checkpoints
+        )
         bulk_write(actions, chunk_size=self.bulk_size)
         for aggregator, windows in ((self.delta, delta_windows), (self.snapshot, snapshot_windows)):
             if aggregator is None:
@@ -378,11 +391,71 @@ class UsageRun:
                 results[aggregator.name][cid] = self.ctx.finish(
                     aggregator, cid, window, counts[aggregator.name][cid]
                 )
+        if checkpoints:
+            usage_state.prune(checkpoints)
         return results
 
-    def actions(self, start, end, active, delta_windows, snapshot_windows, counts):
-        """Bulk actions for every day of ``[start, end]``, day by day."""
+    def first_days(self) -> dict[str, date]:
+        """Each community's first day with events, where the windows need it.
+
+        Finding first days reads every event on the engine's side, so a series that goes
+        on from its bookmarks (no ``--start-date``, no ``--ignore-bookmark``) stands in
+        its earliest bookmark: the windows then start after the bookmarks all the same.
+        """
+        self.continued = set()
+        if self.ctx.start is None and not self.ctx.ignore_bookmark:
+            for cid in self.community_ids:
+                marks = [
+                    self.ctx.bookmarks.get(a.name, cid)
+                    for a in (self.delta, self.snapshot)
+                    if a is not None
+                ]
+                if marks and None not in marks:
+                    self.continued.add(cid)
+        found = self.reader.first_days([c for c in self.community_ids if c not in self.continued])
+        for cid in self.continued:
+            found[cid] = min(
+                self.ctx.bookmarks.get(a.name, cid) for a in (self.delta, self.snapshot) if a
+            )
+        return found
+
+    def restore(self, snapshot_windows: dict) -> dict[str, tuple]:
+        """``community -> (day, total, total_sub)`` of the states the snapshots go on from.
+
+        A state counts only when dated the day before the snapshot window (see
+        :mod:`.usage_state`); its values' labels join the run's.
+        """
+        wanted = {cid: w.start - timedelta(days=1) for cid, w in snapshot_windows.items()}
+        restored = {}
+        print_ = usage_state.fingerprint(self.kinds)
+        for cid, (day, text) in usage_state.load(wanted, print_).items():
+            total, total_sub, labels = usage_state.decode(text, Cumulative)
+            for key, label in labels.items():
+                self.labels.setdefault(key, label)
+            restored[cid] = (day, total, total_sub)
+        return restored
+
+    def checkpoints(self, snapshot_windows: dict) -> dict[str, date]:
+        """``community -> day`` whose end-of-day state this run stores.
+
+        The day the snapshot bookmark moves to, when this run computes that day.
+        """
+        out = {}
+        for cid, window in snapshot_windows.items():
+            day = self.ctx.next_bookmark(self.snapshot, cid, window)
+            if day is not None and day >= window.start:
+                out[cid] = day
+        return out
+
+    def actions(
+        self, start, end, active, delta_windows, snapshot_windows, counts, restored, checkpoints
+    ):
+        """Bulk actions for every day of ``[start, end]``, day by day (states included)."""
         states = {cid: CommunityState() for cid in active}
+        for cid, (day, total, total_sub) in restored.items():
+            if day < start:  # nothing to read before it: the state is where to begin
+                states[cid].total, states[cid].total_sub = total, total_sub
+        print_ = usage_state.fingerprint(self.kinds)
         wanted = set(active)
         stream = self.reader.stream(active, start, end)
         pending = next(stream, None)
@@ -409,12 +482,18 @@ class UsageRun:
                     counts[self.delta.name][cid] += 1
                     yield self._doc(self.delta, cid, day, now, state.day, state.day_sub, True)
                 state.close_day()
+                if cid in restored and restored[cid][0] == day:
+                    # read for other series only: the stored state replaces the days so far
+                    state.total, state.total_sub = restored[cid][1], restored[cid][2]
                 window = snapshot_windows.get(cid)
                 if window and window.start <= day <= window.end:
                     counts[self.snapshot.name][cid] += 1
                     yield self._doc(
                         self.snapshot, cid, day, now, state.total, state.total_sub, False
                     )
+                if checkpoints.get(cid) == day:
+                    text = usage_state.encode(state.total, state.total_sub, self.labels)
+                    yield from usage_state.actions(cid, day, print_, text)
             self.ctx.heartbeat()
             day += timedelta(days=1)
 

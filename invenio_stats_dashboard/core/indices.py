@@ -26,9 +26,14 @@ MIGRATION_BOOKMARKS_INDEX = "stats-bookmarks-reindexing-v1.0.0"
 COUNTER_ITEMS = "stats-counter-item-monthly"
 """COUNTER's monthly per-item usage: yearly indices ``<name>-YYYY`` (year of the month)."""
 
+USAGE_STATE = "stats-community-usage-state"
+USAGE_STATE_INDEX = "stats-community-usage-state-v1"
+"""The usage aggregation's cumulative state at each community's snapshot bookmark."""
+
 SINGLE_INDEX_ALIASES = {
     AGGREGATION_BOOKMARKS: AGGREGATION_BOOKMARKS_INDEX,
     MIGRATION_BOOKMARKS: MIGRATION_BOOKMARKS_INDEX,
+    USAGE_STATE: USAGE_STATE_INDEX,
 }
 """Aliases over one fixed concrete index (every other alias of ours is over yearly ones)."""
 
@@ -44,6 +49,7 @@ DESTROY_PATTERNS = (
     "stats-community-records-snapshot-*",
     "stats-community-usage-delta-*",
     "stats-community-usage-snapshot-*",
+    f"{USAGE_STATE}-*",
     f"{COUNTER_ITEMS}-*",
     f"events-stats-record-view-*{ENRICHED_SUFFIX}",
     f"events-stats-file-download-*{ENRICHED_SUFFIX}",
@@ -74,6 +80,11 @@ def yearly_index(alias_name: str, day: date | int) -> str:
 def counter_items_alias() -> str:
     """COUNTER's monthly per-item usage alias (over every yearly index)."""
     return prefixed(COUNTER_ITEMS)
+
+
+def usage_state_alias() -> str:
+    """The usage aggregation's state alias (over one fixed index)."""
+    return prefixed(USAGE_STATE)
 
 
 def events_alias() -> str:
