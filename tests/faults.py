@@ -22,6 +22,7 @@ import fnmatch
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -360,6 +361,17 @@ def wait_until(condition, timeout: float = 120, what: str = "condition") -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def killed_at_a_write(proxy: FaultProxy, instance: Path, args, seed: int, most: int):
+    """Run ``invenio <args>`` and SIGKILL it at its n-th write request, n drawn from
+    ``1..most`` with ``seed``; returns ``(n, pid)`` once it is dead."""
+    process = invenio(instance, *args)
+    nth = random.Random(seed).randint(1, most)
+    proxy.kill_at_write(nth, process.pid)
+    code, out, err = finished(process)
+    assert code == -signal.SIGKILL, (nth, out, err)
+    return nth, process.pid
 
 
 def wait_for_writes(proxy: FaultProxy, process: subprocess.Popen, count: int) -> None:

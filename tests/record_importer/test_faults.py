@@ -7,9 +7,6 @@ the date an uninterrupted run writes (the fixture's legacy dates), and the membe
 history follows the repaired dates.
 """
 
-import random
-import signal
-
 import pytest
 from invenio_communities.communities.records.api import Community
 from invenio_rdm_records.records.api import RDMRecord
@@ -25,6 +22,7 @@ from ..faults import (
     finished,
     instance_config,
     invenio,
+    killed_at_a_write,
     paused_mid_run,
 )
 from ..stats_dashboard.membership.conftest import history_of
@@ -116,11 +114,7 @@ def assert_repaired(site) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_kill_9_at_a_batch_then_a_rerun_repairs_everything(site, instance, fault_proxy, seed):
-    process = invenio(instance, *RUN)
-    nth = random.Random(seed).randint(1, 6)
-    fault_proxy.kill_at_write(nth, process.pid)
-    code, out, err = finished(process)
-    assert code == -signal.SIGKILL, (out, err)
+    killed_at_a_write(fault_proxy, instance, RUN, seed, 6)
 
     code, out, err = finished(invenio(instance, *RUN))
     assert code == 0, out + err

@@ -7,7 +7,6 @@ bookmark must equal those of an uninterrupted run (timestamps aside), and the do
 must also equal the fixture's independent expectation.
 """
 
-import random
 import signal
 import sys
 import time
@@ -25,6 +24,7 @@ from ...faults import (
     finished,
     instance_config,
     invenio,
+    killed_at_a_write,
     paused_mid_run,
     started_together,
     wait_for_writes,
@@ -135,19 +135,15 @@ def test_kill_9_at_a_batch_then_a_rerun_starts_at_once_and_ends_as_a_clean_run(
     site, instance, fault_proxy, clean_run, seed
 ):
     wipe()
-    process = invenio(instance, *RUN)
-    nth = random.Random(seed).randint(1, clean_run["writes"] - 1)
-    fault_proxy.kill_at_write(nth, process.pid)
-    code, _, _ = finished(process)
-    assert code == -signal.SIGKILL
+    nth, pid = killed_at_a_write(fault_proxy, instance, RUN, seed, clean_run["writes"] - 1)
     holder = current_holder(LOCK_NAME)
-    assert holder is not None and holder.pid == process.pid  # left behind by the dead run
+    assert holder is not None and holder.pid == pid  # left behind by the dead run
     assert outputs() != clean_run["docs"]
 
     began = time.monotonic()
     code, out, err = finished(invenio(instance, *RUN))
     assert code == 0, err
-    assert f"Took over the {LOCK_NAME} lock of aggregation (pid {process.pid}" in err
+    assert f"Took over the {LOCK_NAME} lock of aggregation (pid {pid}" in err
     print(f"seed {seed}: killed at write {nth}; re-run took {time.monotonic() - began:.1f} s")
     assert not lock_is_held(LOCK_NAME)
     assert_same(outputs(), clean_run["docs"])

@@ -6,9 +6,6 @@ front of the session's engine; afterwards the history equals the fixture's expec
 (the history an uninterrupted run writes), with no event twice.
 """
 
-import random
-import signal
-
 import pytest
 from invenio_search import current_search_client
 
@@ -22,6 +19,7 @@ from ...faults import (
     finished,
     instance_config,
     invenio,
+    killed_at_a_write,
     paused_mid_run,
     started_together,
 )
@@ -74,10 +72,7 @@ def assert_complete(site) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_kill_9_at_a_batch_then_a_rerun_writes_the_rest(site, instance, fault_proxy, seed):
-    process = invenio(instance, *RUN)
-    fault_proxy.kill_at_write(random.Random(seed).randint(1, 3), process.pid)
-    code, out, err = finished(process)
-    assert code == -signal.SIGKILL, (out, err)
+    killed_at_a_write(fault_proxy, instance, RUN, seed, 3)
     assert lock_is_held(BACKFILL_LOCK)
 
     code, out, err = finished(invenio(instance, *RUN))

@@ -7,9 +7,6 @@ equals its raw event plus the fields the fixture's history gives it (nothing los
 nothing twice), as after an uninterrupted run.
 """
 
-import random
-import signal
-
 import pytest
 from invenio_search import current_search_client as search_client
 
@@ -29,6 +26,7 @@ from ...faults import (
     finished,
     instance_config,
     invenio,
+    killed_at_a_write,
     paused_mid_run,
 )
 from .conftest import build_migration_site
@@ -83,10 +81,7 @@ def assert_migrated(site) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_kill_9_at_a_batch_then_a_rerun_finishes_the_migration(site, instance, fault_proxy, seed):
-    process = invenio(instance, *RUN)
-    fault_proxy.kill_at_write(random.Random(seed).randint(1, 12), process.pid)
-    code, out, err = finished(process)
-    assert code == -signal.SIGKILL, (out, err)
+    killed_at_a_write(fault_proxy, instance, RUN, seed, 12)
     assert lock_is_held(MIGRATION_LOCK)
 
     code, out, err = finished(invenio(instance, *RUN))
