@@ -29,6 +29,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -117,6 +119,26 @@ class FaultProxy:
         with self._lock:
             self.dirty.clear()
             self.violations.clear()
+
+    @contextmanager
+    def refreshes_checked(self) -> Iterator[list[str]]:
+        """Track unrefreshed reads during the block; yields the list of violations.
+
+        Everything is refreshed first (through the engine itself), so only what the block
+        writes counts.
+        """
+        connection = http.client.HTTPConnection(*self.upstream, timeout=120)
+        try:
+            connection.request("POST", "/_refresh")
+            connection.getresponse().read()
+        finally:
+            connection.close()
+        self.refreshed_all()
+        self.track_refresh = True
+        try:
+            yield self.violations
+        finally:
+            self.track_refresh = False
 
     def close(self) -> None:
         """Stop listening and let held requests go."""

@@ -112,15 +112,12 @@ def assert_same(actual: dict, expected: dict) -> None:
 def clean_run(site, instance, fault_proxy):
     """An uninterrupted run's outputs and its number of write requests."""
     wipe()
-    current_search_client.indices.refresh(index="*")
-    fault_proxy.refreshed_all()
-    fault_proxy.track_refresh = True
-    writes = fault_proxy.writes
-    code, out, err = finished(invenio(instance, *RUN))
-    fault_proxy.track_refresh = False
+    with fault_proxy.refreshes_checked() as violations:
+        writes = fault_proxy.writes
+        code, out, err = finished(invenio(instance, *RUN))
     assert code == 0, err
     assert_matches(site, Truth(site))
-    violations = list(fault_proxy.violations)
+    violations = list(violations)
     return {"docs": outputs(), "writes": fault_proxy.writes - writes, "violations": violations}
 
 

@@ -7,7 +7,6 @@ front of the session's engine; afterwards the history equals the fixture's expec
 """
 
 import pytest
-from invenio_search import current_search_client
 
 from invenio_stats_dashboard.core.locks import lock_is_held
 from invenio_stats_dashboard.membership.service import BACKFILL_LOCK
@@ -104,14 +103,9 @@ def test_two_runs_at_once_one_is_refused_with_its_holder(site, instance, fault_p
 
 def test_a_run_and_a_rerun_read_nothing_they_have_not_refreshed(site, instance, fault_proxy):
     """A re-run reads the history the first run wrote: a real engine shows it once refreshed."""
-    current_search_client.indices.refresh(index="*")
-    fault_proxy.refreshed_all()
-    fault_proxy.track_refresh = True
-    try:
+    with fault_proxy.refreshes_checked() as violations:
         first = finished(invenio(instance, *RUN))
         again = finished(invenio(instance, *RUN))
-    finally:
-        fault_proxy.track_refresh = False
     assert first[0] == 0 and again[0] == 0, (first, again)
-    assert fault_proxy.violations == [], "\n".join(sorted(set(fault_proxy.violations)))
+    assert violations == [], "\n".join(sorted(set(violations)))
     assert_complete(site)

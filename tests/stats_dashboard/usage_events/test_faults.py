@@ -105,13 +105,8 @@ def test_a_paused_engine_fails_the_run_in_one_line_then_a_rerun_finishes(
 
 def test_an_uninterrupted_migration_reads_nothing_it_has_not_refreshed(site, instance, fault_proxy):
     """Validation reads back what the run copied: a real engine shows it only once refreshed."""
-    search_client.indices.refresh(index="*")
-    fault_proxy.refreshed_all()
-    fault_proxy.track_refresh = True
-    try:
+    with fault_proxy.refreshes_checked() as violations:
         code, out, err = finished(invenio(instance, *RUN))
-    finally:
-        fault_proxy.track_refresh = False
     assert code == 0, out + err
-    assert fault_proxy.violations == [], "\n".join(sorted(set(fault_proxy.violations)))
+    assert violations == [], "\n".join(sorted(set(violations)))
     assert_migrated(site)
