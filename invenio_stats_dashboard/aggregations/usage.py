@@ -367,6 +367,7 @@ class UsageRun:
             return results
         restored = self.restore(snapshot_windows)
         checkpoints = self.checkpoints(snapshot_windows)
+        usage_state.drop(self.stale_states(snapshot_windows, checkpoints))
         unknown = [c for c in snapshot_windows if c in self.continued and c not in restored]
         if unknown:  # no state to go on from: the snapshot starts from the series start
             first_days.update(self.reader.first_days(unknown))
@@ -438,14 +439,32 @@ class UsageRun:
     def checkpoints(self, snapshot_windows: dict) -> dict[str, date]:
         """``community -> day`` whose end-of-day state this run stores.
 
-        The day the snapshot bookmark moves to, when this run computes that day.
+        The day the snapshot bookmark stands at after the run (moved or not), when this
+        run computes that day: a run that rewrites the bookmark's day (``--start-date``,
+        ``--no-update-bookmark``) rewrites its state too.
         """
         out = {}
         for cid, window in snapshot_windows.items():
             day = self.ctx.next_bookmark(self.snapshot, cid, window)
-            if day is not None and day >= window.start:
+            if day is None:
+                day = self.ctx.bookmarks.get(self.snapshot.name, cid)
+            if day is not None and window.start <= day <= window.end:
                 out[cid] = day
         return out
+
+    def stale_states(self, snapshot_windows: dict, checkpoints: dict) -> list[str]:
+        """Communities whose stored state this run makes stale without rewriting it.
+
+        A window that starts at or before the bookmark rewrites days the state has
+        counted (late events may be among them); unless the run stores the state again,
+        the next run must not go on from it.
+        """
+        stale = []
+        for cid, window in snapshot_windows.items():
+            bookmark = self.ctx.bookmarks.get(self.snapshot.name, cid)
+            if cid not in checkpoints and bookmark is not None and window.start <= bookmark:
+                stale.append(cid)
+        return stale
 
     def actions(
         self, start, end, active, delta_windows, snapshot_windows, counts, restored, checkpoints

@@ -121,9 +121,13 @@ def actions(community_id: str, day: date, print_: str, text: str) -> Iterator[di
 
 
 def load(wanted: dict[str, date], print_: str) -> dict[str, tuple[date, str]]:
-    """``community -> (day, text)`` of the stored states dated as wanted, complete only."""
-    found: dict[str, dict[int, str]] = {}
-    counts: dict[str, int] = {}
+    """``community -> (day, text)`` of the stored states dated as wanted, complete only.
+
+    The chunks of one state share their write time: a state rewritten for the same day
+    with fewer chunks leaves none of the older ones mixed in.
+    """
+    found: dict[str, dict[str, dict[int, str]]] = {}
+    counts: dict[tuple[str, str], int] = {}
     alias = indices.usage_state_alias()
     if not wanted or not search_client.indices.exists(index=alias):
         return {}
@@ -139,18 +143,35 @@ def load(wanted: dict[str, date], print_: str) -> dict[str, tuple[date, str]]:
             },
             "sort": [{"community_id": "asc"}, {"day": "asc"}, {"chunk": "asc"}],
         }
-        for hit in search_after_hits(search_client, alias, body, 20, **_ABSENT_OK):
+        for hit in search_after_hits(search_client, alias, body, 10, **_ABSENT_OK):
             source = hit["_source"]
-            cid = source["community_id"]
+            cid, stamp = source["community_id"], source["updated_timestamp"]
             if date.fromisoformat(source["day"][:10]) != wanted[cid]:
                 continue
-            found.setdefault(cid, {})[source["chunk"]] = source["payload"]
-            counts[cid] = source["chunks"]
-    return {
-        cid: (wanted[cid], "".join(parts[n] for n in range(counts[cid])))
-        for cid, parts in found.items()
-        if len(parts) == counts[cid]
-    }
+            found.setdefault(cid, {}).setdefault(stamp, {})[source["chunk"]] = source["payload"]
+            counts[(cid, stamp)] = source["chunks"]
+    states = {}
+    for cid, writes in found.items():
+        for stamp in sorted(writes, reverse=True):  # the latest complete write
+            parts, count = writes[stamp], counts[(cid, stamp)]
+            if len(parts) == count:
+                states[cid] = (wanted[cid], "".join(parts[n] for n in range(count)))
+                break
+    return states
+
+
+def drop(community_ids: list[str]) -> None:
+    """Delete every state of these communities (their next run starts from the series)."""
+    if not community_ids or not search_client.indices.exists(index=indices.usage_state_alias()):
+        return
+    for ids in chunks(sorted(community_ids), 500):
+        search_client.delete_by_query(
+            index=indices.usage_state_alias(),
+            body={"query": {"terms": {"community_id": ids}}},
+            conflicts="proceed",
+            refresh=True,
+            **_ABSENT_OK,
+        )
 
 
 def prune(kept: dict[str, date]) -> None:
