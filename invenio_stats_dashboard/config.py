@@ -26,6 +26,11 @@ COMMUNITY_STATS_CATCHUP_INTERVAL = 365
 is given; the next run continues from the bookmark. Days rewritten after a change to the
 past do not count. 0 means no limit."""
 
+COMMUNITY_STATS_RECORDS_EDIT_MARGIN = 300
+"""Seconds: a record edited this long before a community's snapshot was computed still
+makes the next run read that community again (clock skew between hosts, indexing lag).
+Communities without news since their bookmarks are not read; their new days are copies."""
+
 COMMUNITY_STATS_SUBCOUNTS = {
     "resource_types": "all",
     "access_statuses": "all",

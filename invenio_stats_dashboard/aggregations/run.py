@@ -71,6 +71,8 @@ class RunContext:
     update_bookmark: bool = True
     catchup_limit: int = 0
     """Most new days per series in this run (0: no limit)."""
+    every_community: bool = False
+    """The run covers every community (not a ``--community`` selection)."""
     today: date = field(default_factory=utc_today)
     bookmarks: AggregationBookmarks = field(default_factory=AggregationBookmarks)
     reached: dict = field(default_factory=dict)

@@ -172,6 +172,7 @@ def run_aggregations(
                 ignore_bookmark=ignore_bookmark,
                 update_bookmark=update_bookmark,
                 catchup_limit=catchup_limit,
+                every_community=community_ids is None,
                 bookmarks=bookmarks,
                 heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
                 keep_alive_callbacks=[renew],
@@ -247,7 +248,7 @@ def run_in_background(
 
     try:
         report = run_aggregations(
-            community_ids=ids,
+            community_ids=community_ids or None,
             start=parse_day(start_date),
             end=parse_day(end_date),
             update_bookmark=update_bookmark,

@@ -109,6 +109,16 @@ def values_of(doc: dict, keys: Iterable[str]) -> dict[str, list[Value]]:
     return found
 
 
+def describe(kinds: dict[str, str], limit: int | None = None) -> str:
+    """The subcount settings a stored result was built with (``key=kind,...[;top=N]``).
+
+    Compared before a run goes on from stored results (usage states, copied snapshots):
+    different settings mean the results must be computed again.
+    """
+    text = ",".join(f"{key}={kind}" for key, kind in sorted(kinds.items()))
+    return text if limit is None else f"{text};top={limit}"
+
+
 def top_limit() -> int:
     """``COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT``: values a "top" subcount keeps."""
     return int(current_app.config.get("COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT") or 20)

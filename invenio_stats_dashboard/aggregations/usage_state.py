@@ -28,6 +28,7 @@ from ..core import indices
 from ..core.days import utc_now
 from ..core.engine import search_client
 from ..core.paging import chunks, search_after_hits
+from .subcounts import describe
 
 CHUNK_CHARS = 4 * 1024 * 1024
 """Largest payload per document (the engine's default limit on a request is 100 MB)."""
@@ -39,7 +40,7 @@ _ABSENT_OK = {"ignore_unavailable": True, "allow_no_indices": True}
 
 def fingerprint(kinds: dict) -> str:
     """What a state depends on besides the events: the format and the subcount keys."""
-    return f"{FORMAT}:" + ",".join(f"{key}={kind}" for key, kind in sorted(kinds.items()))
+    return f"{FORMAT}:{describe(kinds)}"
 
 
 def _encode_cumulative(counters) -> list:

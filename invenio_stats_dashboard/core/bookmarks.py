@@ -5,7 +5,8 @@ each kind in its own index behind its own alias:
 
 - :class:`AggregationBookmarks` (``stats-bookmarks-community``): one per (aggregation,
   community), the last day fully written; plus named markers (moments, e.g. when the
-  membership history was last looked at). Id ``{aggregation}::{community_id}``.
+  membership history was last looked at) and settings (values, e.g. the subcounts an
+  aggregation's last complete run used). Id ``{aggregation}::{community_id}``.
 - :class:`MigrationBookmarks` (``stats-bookmarks-reindexing``): one per (event type,
   month) of the usage migration, the exact resume point (``last_sort``) and the
   month's state. Id ``{event_type}-{month}``.
@@ -168,6 +169,27 @@ class AggregationBookmarks(BookmarkIndex):
                 "aggregation": self.marker_id(name),
                 "community_id": "-",
                 "date": to_datetime(moment).isoformat(),
+            },
+        )
+
+    @staticmethod
+    def setting_id(name: str) -> str:
+        """Id of a named setting."""
+        return f"setting::{name}"
+
+    def get_setting(self, name: str) -> str | None:
+        """A named value stored beside the bookmarks (e.g. settings results used), or None."""
+        source = self.read(self.setting_id(name))
+        return source["community_id"] if source else None
+
+    def set_setting(self, name: str, value: str) -> None:
+        """Store a named value (in the keyword field; ``date`` says when)."""
+        self.write(
+            self.setting_id(name),
+            {
+                "aggregation": self.setting_id(name),
+                "community_id": value,
+                "date": utc_now().isoformat(),
             },
         )
 

@@ -133,17 +133,22 @@ def history_community_ids() -> list[str]:
 
 def communities_of_records(record_ids: Iterable[str]) -> set[str]:
     """Communities (``global`` included) appearing in the records' history."""
-    found: set[str] = set()
+    return set().union(*communities_by_record(record_ids).values())
+
+
+def communities_by_record(record_ids: Iterable[str]) -> dict[str, set[str]]:
+    """``record -> communities`` (``global`` included) in the records' history."""
+    found: dict[str, set[str]] = defaultdict(set)
     if not history_exists():
         return found
     for chunk in chunks(sorted(set(record_ids)), TERMS_CHUNK):
         for bucket in composite_buckets(
             search_client,
             indices.events_alias(),
-            "community_id",
+            [("record", "record_id"), ("community", "community_id")],
             query={"terms": {"record_id": chunk}},
         ):
-            found.add(bucket["key"])
+            found[bucket["key"]["record"]].add(bucket["key"]["community"])
     return found
 
 
@@ -173,6 +178,35 @@ def earliest_changed_days(since: datetime) -> dict[str, dict[str, date]]:
             for name in fields
             if bucket[name].get("value") is not None
         }
+    return found
+
+
+def latest_change_days(since: date) -> dict[str, date]:
+    """``community -> latest day`` an event counts from, where that is ``since`` or later.
+
+    An event counts from its own day, or its record's created or publication day. A
+    community missing here has no history touching ``since`` or later under any date
+    basis (one paged composite aggregation over the communities that do).
+    """
+    if not history_exists():
+        return {}
+    fields = ("event_date", *BASIS_FIELDS.values())
+    after = since.isoformat()
+    found: dict[str, date] = {}
+    for bucket in composite_buckets(
+        search_client,
+        indices.events_alias(),
+        "community_id",
+        query={
+            "bool": {
+                "should": [{"range": {field: {"gte": after}}} for field in fields],
+                "minimum_should_match": 1,
+            }
+        },
+        aggs={field: {"max": {"field": field}} for field in fields},
+    ):
+        days = [day_of(bucket[field].get("value")) for field in fields]
+        found[bucket["key"]] = max(d for d in days if d is not None)
     return found
 
 

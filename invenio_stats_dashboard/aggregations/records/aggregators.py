@@ -3,24 +3,25 @@
 They run as one batch, community by community: one read of the community's membership
 history and one of its records' facts serve all six; each aggregation then walks its
 days in Python (:mod:`.engine`) and streams its documents through the bulk writer.
-Memory holds one community's records at a time.
+Memory holds one community's records at a time. Communities with nothing new since
+their bookmarks are not read at all: their new days are copies (:mod:`.unchanged`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 
 from flask import current_app
 
 from ...core.bulk import bulk_write
-from ...core.days import day_period, utc_now
+from ...core.days import day_period, days, to_datetime, utc_now
 from ...core.engine import search_client
 from ...core.ids import GLOBAL
 from ..registry import Aggregator, BatchedAggregator, doc_id, register
 from ..run import CommunityOutcome, RunContext, Window
-from ..subcounts import active, top_limit
+from ..subcounts import active, describe, top_limit
 from .engine import (
     BASES,
     DayChanges,
@@ -32,8 +33,12 @@ from .engine import (
 )
 from .facts import RecordFacts
 from .sources import load_facts, load_memberships
+from .unchanged import Unchanged, settings_key, unchanged_communities
 
 KINDS = ("delta", "snapshot")
+
+DOCUMENT_FIELDS = ("timestamp", "updated_timestamp", "community_id", "snapshot_date")
+"""A stored snapshot's fields that are not its numbers."""
 
 
 def records_aggregation_name(kind: str, basis: str) -> str:
@@ -67,25 +72,39 @@ class RecordsAggregator(BatchedAggregator):
     def run_batch(
         cls, aggregators: list[Aggregator], ctx: RunContext, community_ids: list[str]
     ) -> dict[str, dict[str, CommunityOutcome]]:
-        """Run the given records aggregations, community by community."""
+        """Run the given records aggregations, community by community.
+
+        Communities with nothing new since their bookmarks (:mod:`.unchanged`) get
+        copies without reads; the others are read and computed.
+        """
         kinds = active("COMMUNITY_STATS_SUBCOUNTS", usage=False)
         limit = top_limit()
+        settings = describe(kinds, limit)
         results: dict[str, dict[str, CommunityOutcome]] = {a.name: {} for a in aggregators}
         written = set()
+        began = time.monotonic()
+        quiet = unchanged_communities(aggregators, ctx, community_ids, settings)
+        ctx.add_time("records: reads", time.monotonic() - began)
         for community_id in community_ids:
             began = time.monotonic()
-            memberships = load_memberships(community_id)
-            facts: dict[str, RecordFacts] = {}
-            labels: dict = {}
-            if memberships:
-                facts, labels = load_facts(memberships, list(kinds))
+            computed = utc_now()
+            if community_id in quiet:
+                memberships, facts, labels = {}, {}, {}
+            else:
+                memberships = load_memberships(community_id)
+                facts, labels = load_facts(memberships, list(kinds)) if memberships else ({}, {})
             ctx.add_time("records: reads", time.monotonic() - began)
             subcounts = SubcountConfig(kinds=kinds, limit=limit, labels=labels)
             for aggregator in aggregators:
                 began = time.monotonic()
-                outcome = aggregator.aggregate_community(
-                    ctx, community_id, memberships, facts, subcounts
-                )
+                if community_id in quiet:
+                    outcome = aggregator.copy_community(
+                        ctx, community_id, quiet[community_id], subcounts
+                    )
+                else:
+                    outcome = aggregator.aggregate_community(
+                        ctx, community_id, memberships, facts, subcounts, computed
+                    )
                 if outcome is not None:
                     results[aggregator.name][community_id] = outcome
                     written.add(aggregator.alias)
@@ -93,6 +112,10 @@ class RecordsAggregator(BatchedAggregator):
             ctx.heartbeat()
         for alias in written:
             search_client.indices.refresh(index=alias)
+        if ctx.every_community and ctx.update_bookmark:
+            for aggregator in aggregators:
+                if ctx.bookmarks.get_setting(settings_key(aggregator)) != settings:
+                    ctx.bookmarks.set_setting(settings_key(aggregator), settings)
         return results
 
     def aggregate_community(
@@ -102,46 +125,83 @@ class RecordsAggregator(BatchedAggregator):
         memberships: dict,
         facts: dict[str, RecordFacts],
         subcounts: SubcountConfig,
+        computed: datetime,
     ) -> CommunityOutcome | None:
-        """Write one community's documents for the run's window; None if nothing to do."""
+        """Write one community's documents for the run's window; None if nothing to do.
+
+        ``computed``: when the community's reads began (the documents' ``timestamp``).
+        """
         changes = day_changes(memberships, self.basis, community_id == GLOBAL, ctx.earliest)
         window = ctx.window(self, community_id, changes.first_day)
         if window is None:
             return None
         if window.start <= changes.first_day:
             self._delete_before(community_id, changes.first_day)
-        actions = self._actions(ctx, community_id, changes, facts, subcounts, window)
-        documents = bulk_write(actions, chunk_size=bulk_size())
+        bodies = self._bodies(ctx, changes, facts, subcounts, window)
+        documents = bulk_write(
+            self._documents(community_id, bodies, computed), chunk_size=bulk_size()
+        )
         return ctx.finish(self, community_id, window, documents)
 
-    def _actions(
+    def copy_community(
+        self, ctx: RunContext, community_id: str, unchanged: Unchanged, subcounts: SubcountConfig
+    ) -> CommunityOutcome | None:
+        """Write an unchanged community's new days: its last snapshot again, empty deltas."""
+        bookmark = unchanged.bookmarks[self.name]
+        window = ctx.window(self, community_id, bookmark)
+        if window is None:
+            return None
+        if self.kind == "delta":
+            body = delta_body([], [], {}, subcounts)
+            computed = utc_now()
+        else:
+            stored = unchanged.snapshots[self.name]
+            body = {key: value for key, value in stored.items() if key not in DOCUMENT_FIELDS}
+            computed = to_datetime(stored["timestamp"])
+        bodies = ((day, body) for day in days(window.start, window.end))
+        documents = bulk_write(
+            self._documents(community_id, bodies, computed), chunk_size=bulk_size()
+        )
+        return ctx.finish(self, community_id, window, documents)
+
+    def _bodies(
         self,
         ctx: RunContext,
-        community_id: str,
         changes: DayChanges,
         facts: dict[str, RecordFacts],
         subcounts: SubcountConfig,
         window: Window,
-    ) -> Iterator[dict]:
-        now = utc_now().isoformat(timespec="seconds")
+    ) -> Iterator[tuple[date, dict]]:
+        """``(day, metrics)`` of the window's days, walking the changes."""
         state = SnapshotState(facts, subcounts) if self.kind == "snapshot" else None
         cached = None
         for day, entering, leaving, changed in walk_days(changes, state, window.start, window.end):
             ctx.keep_alive()
             if self.kind == "delta":
-                body = delta_body(entering, leaving, facts, subcounts)
-                dates = day_period(day)
+                yield day, delta_body(entering, leaving, facts, subcounts)
             else:
                 if changed or cached is None:
                     cached = state.body()
-                body = cached
-                dates = {"snapshot_date": day.isoformat()}
+                yield day, cached
+
+    def _documents(
+        self, community_id: str, bodies: Iterable[tuple[date, dict]], computed: datetime
+    ) -> Iterator[dict]:
+        """Index actions of one community's days.
+
+        ``timestamp`` says when the numbers were computed (a copy keeps its original's),
+        ``updated_timestamp`` when the document was written.
+        """
+        stamp = computed.isoformat(timespec="milliseconds")
+        now = utc_now().isoformat(timespec="seconds")
+        for day, body in bodies:
+            dates = day_period(day) if self.kind == "delta" else {"snapshot_date": day.isoformat()}
             yield {
                 "_op_type": "index",
                 "_index": self.index_for(day),
                 "_id": doc_id(community_id, day),
                 "_source": {
-                    "timestamp": now,
+                    "timestamp": stamp,
                     "updated_timestamp": now,
                     "community_id": community_id,
                     **dates,

@@ -2,18 +2,21 @@
 
 Per community: one scroll over its membership events, then per page of its records
 one ``ids`` search of the records index (descriptive fields) and two SQL queries (files,
-whatever their access). Nothing is truncated.
+whatever their access). Nothing is truncated. Per run: which records changed lately
+(:func:`latest_edits`, paged over those records only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from flask import current_app
 
+from ...core.days import to_datetime
 from ...core.engine import search_client
 from ...core.indices import records_alias
-from ...core.paging import chunks
+from ...core.paging import chunks, search_after_pages
 from ...membership.store import community_history
 from ...record_facts import SOURCE_FIELDS, attach_database_files, record_facts
 from .engine import Membership, membership_of
@@ -57,3 +60,31 @@ def load_facts(
         if record_id not in facts:
             facts[record_id] = missing_facts(record_id)
     return facts, labels
+
+
+EDITED_FIELD = "updated"
+"""When a record last changed (the records index has no indexing time)."""
+
+
+def latest_edits(since: datetime) -> dict[str, datetime]:
+    """``record id -> when it changed`` for the records changed at or after ``since``.
+
+    Paged over the changed records only (their ids and ``updated``).
+    """
+    body = {
+        "query": {"range": {EDITED_FIELD: {"gte": since.isoformat()}}},
+        "sort": [{"uuid": "asc"}],
+        "_source": [EDITED_FIELD],
+    }
+    return {
+        hit["_id"]: to_datetime(hit["_source"][EDITED_FIELD])
+        for page in search_after_pages(
+            search_client,
+            records_alias(),
+            body,
+            page_size(),
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        for hit in page
+    }

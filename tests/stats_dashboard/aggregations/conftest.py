@@ -37,6 +37,8 @@ def app_config(app_config):
         COMMUNITY_STATS_EARLIEST_DATE=EARLIEST.isoformat(),
         COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT=2,
         COMMUNITY_STATS_CATCHUP_INTERVAL=365,
+        # the records are created just before the runs: no margin for indexing lag
+        COMMUNITY_STATS_RECORDS_EDIT_MARGIN=0,
         # the membership history is fixture data here: no live tracking, no reconciliation
         COMMUNITY_STATS_TRACK_MEMBERSHIP=False,
         COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION=False,

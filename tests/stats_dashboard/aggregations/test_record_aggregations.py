@@ -203,6 +203,98 @@ def test_scheduled_task_gates_and_lock(site, full_run, app):
     delete_after(community_id, RUN_END)
 
 
+def _back_to_run_end(site):
+    """Documents after RUN_END deleted, records bookmarks back at RUN_END."""
+    store = AggregationBookmarks()
+    for name in COMMUNITIES:
+        community_id = site.community_id(name)
+        delete_after(community_id, RUN_END)
+        for kind, basis in RECORD_AGGREGATIONS:
+            store.set(f"community-records-{kind}-{basis}", community_id, RUN_END)
+
+
+def _edit_languages(site, key, languages):
+    """Edit a published record (no new version): its ``updated`` moves, its facts change."""
+    from invenio_access.permissions import system_identity
+    from invenio_rdm_records.proxies import current_rdm_records_service as service
+
+    record_id = site.records[key]["id"]
+    draft = service.edit(system_identity, record_id)
+    data = draft.to_dict()
+    data["metadata"]["languages"] = [{"id": lang} for lang in languages]
+    service.update_draft(system_identity, record_id, data)
+    service.publish(system_identity, record_id)
+    current_search_client.indices.refresh(index="*")
+
+
+def test_communities_without_news_are_copied_without_reads(site, full_run, monkeypatch):
+    """New days of communities with no history and no edits since their bookmarks are
+    copies: right, and written without reading their history or records."""
+    from invenio_stats_dashboard.aggregations.records import aggregators as records_module
+
+    run_aggregations(end=RUN_END)  # earlier tests moved some bookmarks
+    later = RUN_END + timedelta(days=6)
+    read = []
+    real = records_module.load_memberships
+    monkeypatch.setattr(
+        records_module, "load_memberships", lambda cid: read.append(cid) or real(cid)
+    )
+    report = run_aggregations(end=later)
+    monkeypatch.undo()
+    assert read == []
+    written = sum(
+        outcome.documents
+        for name, outcomes in report.results.items()
+        if name.startswith("community-records-")
+        for outcome in outcomes.values()
+    )
+    assert written == 6 * 6 * len(COMMUNITIES)  # six new days, six aggregations
+    assert_matches(site, Truth(site), end=later)
+    # and after new settings, the next run computes again instead of copying
+    from flask import current_app
+
+    current_app.config["COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT"] = 3
+    try:
+        run_aggregations(end=later + timedelta(days=1))
+        day = later + timedelta(days=1)
+        docs = stored(get_aggregator("community-records-snapshot-created"), "global")
+        assert len(docs[day]["subcounts"]["languages"]) == 3  # 4 languages, top 3
+        assert len(docs[later]["subcounts"]["languages"]) == 2
+    finally:
+        current_app.config["COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT"] = 2
+    _back_to_run_end(site)
+
+
+def test_an_edited_record_is_read_again(site, full_run):
+    """A record edited since the last run: its communities and global are computed again
+    (their new days count its new facts); the others are copied."""
+    from dataclasses import replace
+
+    from .conftest import SITE_RECORDS
+    from .expected import expected_documents
+
+    run_aggregations(end=RUN_END)
+    _edit_languages(site, "r2", ("eng",))  # r2 is in A (and global); it left B
+    try:
+        later = RUN_END + timedelta(days=3)
+        run_aggregations(end=later)
+        edited = [replace(r, languages=("eng",)) if r.key == "r2" else r for r in SITE_RECORDS]
+        truth = Truth(site, records=edited)
+        for kind, basis in RECORD_AGGREGATIONS:
+            aggregator = get_aggregator(f"community-records-{kind}-{basis}")
+            for name in COMMUNITIES:
+                docs = stored(aggregator, site.community_id(name))
+                expected = expected_documents(truth, name, kind, basis, later)
+                for day in (RUN_END + timedelta(days=n) for n in (1, 2, 3)):
+                    assert docs[day] == expected[day], (kind, basis, name, day)
+        # the edit does change A's numbers (so copies would have been wrong)
+        unedited = expected_documents(Truth(site), "A", "snapshot", "added", later)[later]
+        assert unedited != expected_documents(truth, "A", "snapshot", "added", later)[later]
+    finally:
+        _edit_languages(site, "r2", ("spa",))
+        _back_to_run_end(site)
+
+
 def test_stats_follow_created_date_repairs(site, full_run, app):
     """The importer's signal: history updated, created-basis bookmarks rewound, next run right."""
     from dataclasses import replace
