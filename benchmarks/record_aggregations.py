@@ -1,16 +1,17 @@
-"""Benchmark: the six records aggregations, full backfill and one new day.
+"""Benchmark: the six records aggregations, full backfill, one new day, and how they scale.
 
     .venv/bin/python benchmarks/record_aggregations.py [--records 10000] [--communities 50]
+        [--scales 1,4] [--community-counts 20,200] [--skip-base]
 
-Starts its own osmem-server (or uses INVENIO_SEARCH_HOSTS) and writes a synthetic site
-straight into the search engine: ``--records`` record documents in the rdmrecords index
-shape (versions sharing parents, files with extensions and sizes, owners, vocabulary
-values), spread over three years (2022-2024), and their membership history in
-``stats-community-events-YYYY`` (each record in 1-3 of ``--communities`` communities,
-some joining late, some removed, some deleted and restored). Nothing goes through the
-database, so the membership reconciliation is switched off.
+Starts its own osmem-server per site (or uses INVENIO_SEARCH_HOSTS) and writes a
+synthetic site straight into the search engine: ``--records`` record documents in the
+rdmrecords index shape (versions sharing parents, files with extensions and sizes,
+owners, vocabulary values), spread over three years (2022-2024), and their membership
+history in ``stats-community-events-YYYY`` (each record in 1-3 of ``--communities``
+communities, some joining late, some removed, some deleted and restored). Nothing goes
+through the database, so the membership reconciliation is switched off.
 
-Then, each in a child process (so its peak memory is its own):
+Base phases, each in a child process (so its peak memory is its own):
 1. backfill: ``aggregate --ignore-bookmark --end-date 2024-12-31`` (all six aggregations).
    Between two communities (the run's heartbeat), untimed and uncounted, the documents
    already measured are deleted but the last two days: the embedded engine holds every
@@ -21,11 +22,20 @@ Then, each in a child process (so its peak memory is its own):
    the published basis counts them from those days, so their communities' published
    series are rewritten from there (history changes move the bookmarks back).
 
+Scale phase (``--scales``, multiples of ``--records`` on a one-year site of 2024): per
+scale, the global aggregation alone from scratch (its peak RSS: "global" holds every
+record), the backfill, then one new day (20 records in 5 communities): its time and
+requests. Printed with the 4x/1x ratios the targets are about.
+
+Communities phase (``--community-counts``): sites of 2,000 records over 90 days with 20
+and 200 communities; after the backfill, the same new day (20 records in the first 5
+communities): the incremental run's search requests at each count and their ratio.
+
 Uses Redis db 12 (``BENCH_REDIS``) for its run lock and the database ``invenio_bench_aggs``
 (``SQLALCHEMY_DATABASE_URI``; its tables are created, nothing is written to them: the
 files query of each page of records finds none and the index's entries count). Prints
 wall time, documents per second, search requests per document and per community-day
-(every request through the client transport, bulk writes included) and peak RSS.
+(every request, bulk writes included) and peak RSS.
 """
 
 from __future__ import annotations
@@ -46,8 +56,6 @@ from common import count_requests, ensure_database, make_app, peak_rss_mb, runni
 from invenio_stats_dashboard.core.indices import prefixed
 
 START, END = date(2022, 1, 1), date(2024, 12, 31)
-NEW_DAY = END + timedelta(days=1)
-BACKDATED_DAY = NEW_DAY + timedelta(days=1)
 RESOURCE_TYPES = [
     ("publication-article", "Journal article"),
     ("dataset", "Dataset"),
@@ -248,7 +256,7 @@ def write_site(
     return counts
 
 
-def setup(records: int, communities: int) -> dict:
+def setup(records: int, communities: int, first: date = START, last: date = END) -> dict:
     """Templates, the records index and the synthetic site (parent process).
 
     The benchmark's own Redis db is emptied first: a killed earlier run's lock would
@@ -270,28 +278,36 @@ def setup(records: int, communities: int) -> dict:
     list(current_search.create(ignore_existing=True, index_list=[RDMRecord.index._name]))
     ids = [str(uuid.uuid4()) for _ in range(communities)]
     began = time.monotonic()
-    counts = write_site(records, ids, START, END, seed=7)
+    counts = write_site(records, ids, first, last, seed=7)
     counts["seconds"] = time.monotonic() - began
     counts["community_ids"] = ids
     return counts
 
 
 # --------------------------------------------------------------------------- child
-def run_phase(phase: str, communities: list[str]) -> dict:
-    """Child process: run one aggregation phase, count requests, report."""
+def run_phase(job: dict) -> dict:
+    """Child process: run one aggregation phase, count requests, report.
+
+    ``job``: ``phase`` (backfill, global, incremental, backdated), ``communities`` (all
+    ids), ``news`` (the communities new records join), ``last`` (the site's last day).
+    """
     from invenio_search import current_search_client
 
     from invenio_stats_dashboard.aggregations.records import RECORDS_AGGREGATORS
     from invenio_stats_dashboard.aggregations.service import run_aggregations
     from invenio_stats_dashboard.core.engine import search_client
 
+    phase, last = job["phase"], date.fromisoformat(job["last"])
+    news = job.get("news") or job["communities"]
     requests = count_requests(current_search_client, search_client)
-    day = {"incremental": NEW_DAY, "backdated": BACKDATED_DAY}.get(phase)
+    day = None
     if phase == "incremental":  # one new day: 20 records created and published that day
-        write_site(20, communities, day, day, seed=99, lag=0, live=True)
+        day = last + timedelta(days=1)
+        write_site(20, news, day, day, seed=99, lag=0, live=True)
     elif phase == "backdated":  # the next day: 5 records published up to 120 days before
-        write_site(5, communities, day, day, seed=98, lag=120, live=True)
-    requests["requests"] = 0
+        day = last + timedelta(days=2)
+        write_site(5, news, day, day, seed=98, lag=120, live=True)
+    requests["requests"] = requests["searches"] = 0
     names = [aggregator.name for aggregator in RECORDS_AGGREGATORS]
     if day is not None:
         began = time.monotonic()
@@ -300,31 +316,40 @@ def run_phase(phase: str, communities: list[str]) -> dict:
             "seconds": time.monotonic() - began,
             "documents": report.documents,
             "requests": requests["requests"],
+            "searches": requests["searches"],
             "timings": report.timings,
             "max_rss_mb": peak_rss_mb(),
         }
-    # backfill: one run for all communities; between two communities (the run's
-    # heartbeat; not timed, not counted) the documents already measured are dropped
-    pruning = {"seconds": 0.0, "requests": 0}
+    # backfill: one run for all communities (or global alone); between two communities
+    # (the run's heartbeat; not timed, not counted) the documents measured are dropped
+    pruning = {"seconds": 0.0, "requests": 0, "searches": 0}
 
     def prune() -> None:
-        before, began = requests["requests"], time.monotonic()
-        drop_measured_documents()
+        before, searches, began = requests["requests"], requests["searches"], time.monotonic()
+        drop_measured_documents(last)
         pruning["seconds"] += time.monotonic() - began
         pruning["requests"] += requests["requests"] - before
+        pruning["searches"] += requests["searches"] - searches
 
     began = time.monotonic()
-    report = run_aggregations(end=END, ignore_bookmark=True, names=names, heartbeat=prune)
+    report = run_aggregations(
+        community_ids=["global"] if phase == "global" else None,
+        end=last,
+        ignore_bookmark=True,
+        names=names,
+        heartbeat=prune,
+    )
     return {
         "seconds": time.monotonic() - began - pruning["seconds"],
         "documents": report.documents,
         "requests": requests["requests"] - pruning["requests"],
+        "searches": requests["searches"] - pruning["searches"],
         "timings": report.timings,
         "max_rss_mb": peak_rss_mb(),
     }
 
 
-def drop_measured_documents() -> None:
+def drop_measured_documents(last: date) -> None:
     """Delete the backfilled documents but the last two days.
 
     The embedded engine keeps every document in memory (about 100 KB each, five times
@@ -333,7 +358,7 @@ def drop_measured_documents() -> None:
     """
     from invenio_search import current_search_client
 
-    keep = (END - timedelta(days=1)).isoformat()
+    keep = (last - timedelta(days=1)).isoformat()
     older = [{"range": {field: {"lt": keep}}} for field in ("snapshot_date", "period_start")]
     current_search_client.delete_by_query(
         index=prefixed("stats-community-records-*"),
@@ -343,72 +368,144 @@ def drop_measured_documents() -> None:
     )
 
 
-def child_main(phase: str, communities: list[str]) -> None:
+def child_main(job: dict) -> None:
     app = bench_app()
     with app.app_context():
-        print(json.dumps(run_phase(phase, communities)))
+        print(json.dumps(run_phase(job)))
+
+
+def run_child(job: dict) -> dict:
+    """One phase in a child process (its peak memory is its own)."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--job", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    if completed.returncode:
+        sys.exit(f"{job['phase']} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def print_result(phase: str, result: dict) -> None:
+    documents = result["documents"]
+    community_days = documents / 6  # one day of one community, all six aggregations
+    requests = result["requests"]
+    print(f"\n{phase}:")
+    print(f"  wall time              {result['seconds']:10.1f} s")
+    print(f"  documents written      {documents:10d}  (community-days x 6 aggregations)")
+    print(f"  documents / s          {documents / max(result['seconds'], 1e-9):10.0f}")
+    print(f"  requests (searches)    {requests:10d}  ({result['searches']})")
+    print(f"  requests/document      {requests / max(documents, 1):10.4f}")
+    print(f"  requests/community-day {requests / max(community_days, 1):10.4f}  (all six)")
+    print(f"  peak RSS               {result['max_rss_mb']:10.0f} MB")
+    for name, seconds in sorted(result["timings"].items()):
+        print(f"    {name:<40} {seconds:8.1f} s")
+
+
+def on_site(records: int, communities: int, first: date, last: date, phases, news: int = 0):
+    """A fresh engine with one synthetic site; run ``phases``; their results by name."""
+    with running_engine() as hosts:
+        os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
+        app = bench_app()
+        with app.app_context():
+            site = setup(records, communities, first, last)
+        print(
+            f"site: {site['record']} records, {site['event']} membership events, "
+            f"{communities} communities, {first} to {last} "
+            f"(written in {site['seconds']:.1f}s)"
+        )
+        ids = site["community_ids"]
+        job = {"communities": ids, "news": ids[:news] if news else ids, "last": last.isoformat()}
+        return {phase: run_child({**job, "phase": phase}) for phase in phases}
+
+
+def base(records: int, communities: int) -> None:
+    results = on_site(records, communities, START, END, ("backfill", "incremental", "backdated"))
+    for phase, result in results.items():
+        print_result(phase, result)
+    share = results["incremental"]["seconds"] / results["backfill"]["seconds"]
+    print(f"\nincremental / backfill time: {share:.1%}")
+    share = results["backdated"]["seconds"] / results["backfill"]["seconds"]
+    print(
+        f"backdated / backfill time: {share:.1%} (published-basis series rewritten from "
+        "the earliest publication day, as the data model's basis requires)"
+    )
+
+
+def scale(records: int, communities: int, scales: list[int]) -> None:
+    first, last = date(2024, 1, 1), END
+    found = {}
+    for factor in scales:
+        print(f"\n=== scale {factor}x: {records * factor} records")
+        found[factor] = on_site(
+            records * factor,
+            communities,
+            first,
+            last,
+            ("global", "backfill", "incremental"),
+            news=5,
+        )
+        for phase, result in found[factor].items():
+            print_result(f"{factor}x {phase}", result)
+    low, high = min(scales), max(scales)
+    if low == high:
+        return
+    print(f"\nscale summary ({high}x / {low}x):")
+    for phase, label, key in (
+        ("global", "global aggregation peak RSS", "max_rss_mb"),
+        ("incremental", "incremental run time after one new day", "seconds"),
+        ("incremental", "incremental run requests", "requests"),
+        ("backfill", "backfill documents/s", None),
+    ):
+        a, b = found[low][phase], found[high][phase]
+        if key is None:
+            x, y = a["documents"] / a["seconds"], b["documents"] / b["seconds"]
+        else:
+            x, y = a[key], b[key]
+        print(f"  {label:<42} {x:10.1f} -> {y:10.1f}   ratio {y / max(x, 1e-9):5.2f}")
+
+
+def community_counts(counts: list[int]) -> None:
+    first, last = date(2024, 10, 3), END
+    found = {}
+    for count in counts:
+        print(f"\n=== {count} communities")
+        found[count] = on_site(2000, count, first, last, ("backfill", "incremental"), news=5)
+        for phase, result in found[count].items():
+            print_result(f"{count} communities {phase}", result)
+    low, high = min(counts), max(counts)
+    if low == high:
+        return
+    a, b = found[low]["incremental"], found[high]["incremental"]
+    print("\nincremental run after one new day (20 records in 5 communities):")
+    for count in counts:
+        r = found[count]["incremental"]
+        print(
+            f"  {count:4d} communities: {r['requests']:5d} requests ({r['searches']} searches), "
+            f"{r['documents']} documents, {r['seconds']:.1f} s"
+        )
+    print(f"  requests {high} / {low} communities: ratio {b['requests'] / a['requests']:.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--communities", type=int, default=50)
-    parser.add_argument("--phase", help=argparse.SUPPRESS)
-    parser.add_argument("--community-ids", help=argparse.SUPPRESS)
+    parser.add_argument("--scales", default="1,4", help="multiples of --records ('' to skip)")
+    parser.add_argument("--community-counts", default="20,200", help="('' to skip)")
+    parser.add_argument("--skip-base", action="store_true", help="only the other phases")
+    parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.phase:
-        child_main(args.phase, json.loads(args.community_ids))
+    if args.job:
+        child_main(json.loads(args.job))
         return
-
-    with running_engine() as hosts:
-        os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
-        app = bench_app()
-        with app.app_context():
-            site = setup(args.records, args.communities)
-        print(
-            f"site: {site['record']} records, {site['event']} membership events, "
-            f"{args.communities} communities, {START} to {END} "
-            f"(written in {site['seconds']:.1f}s)"
-        )
-        results = {}
-        for phase in ("backfill", "incremental", "backdated"):
-            completed = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--phase",
-                    phase,
-                    "--community-ids",
-                    json.dumps(site["community_ids"]),
-                ],
-                capture_output=True,
-                text=True,
-                env=os.environ.copy(),
-            )
-            if completed.returncode:
-                sys.exit(f"{phase} failed:\n{completed.stderr[-3000:]}")
-            results[phase] = json.loads(completed.stdout.strip().splitlines()[-1])
-        for phase, result in results.items():
-            documents = result["documents"]
-            community_days = documents / 6  # one day of one community, all six aggregations
-            requests = result["requests"]
-            print(f"\n{phase}:")
-            print(f"  wall time              {result['seconds']:10.1f} s")
-            print(f"  documents written      {documents:10d}  (community-days x 6 aggregations)")
-            print(f"  documents / s          {documents / result['seconds']:10.0f}")
-            print(f"  search requests        {requests:10d}")
-            print(f"  requests/document      {requests / max(documents, 1):10.4f}")
-            print(f"  requests/community-day {requests / max(community_days, 1):10.4f}  (all six)")
-            print(f"  peak RSS               {result['max_rss_mb']:10.0f} MB")
-            for name, seconds in sorted(result["timings"].items()):
-                print(f"    {name:<40} {seconds:8.1f} s")
-        share = results["incremental"]["seconds"] / results["backfill"]["seconds"]
-        print(f"\nincremental / backfill time: {share:.1%}")
-        share = results["backdated"]["seconds"] / results["backfill"]["seconds"]
-        print(
-            f"backdated / backfill time: {share:.1%} (published-basis series rewritten from "
-            "the earliest publication day, as the data model's basis requires)"
-        )
+    if not args.skip_base:
+        base(args.records, args.communities)
+    if args.scales:
+        scale(args.records, args.communities, [int(x) for x in args.scales.split(",")])
+    if args.community_counts:
+        community_counts([int(x) for x in args.community_counts.split(",")])
 
 
 if __name__ == "__main__":
