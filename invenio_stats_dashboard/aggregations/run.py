@@ -186,16 +186,28 @@ class RunContext:
         self, aggregator: Aggregator, community_id: str, window: Window, documents: int
     ) -> CommunityOutcome:
         """Record that a window is written; move the bookmark when allowed."""
-        self.reached[(aggregator.name, community_id)] = window.end
-        bookmark = self.bookmarks.get(aggregator.name, community_id)
-        moved = self.next_bookmark(aggregator, community_id, window)
-        if moved is not None:
-            self.bookmarks.set(aggregator.name, community_id, moved)
-            bookmark = moved
-        return CommunityOutcome(
-            start=window.start,
-            end=window.end,
-            documents=documents,
-            bookmark=bookmark,
-            limited=window.limited,
-        )
+        return self.finish_many(aggregator, {community_id: window}, {community_id: documents})[
+            community_id
+        ]
+
+    def finish_many(
+        self, aggregator: Aggregator, windows: dict[str, Window], documents: dict[str, int]
+    ) -> dict[str, CommunityOutcome]:
+        """:meth:`finish` for several communities' written windows (one bookmark write)."""
+        moves = {}
+        for community_id, window in windows.items():
+            self.reached[(aggregator.name, community_id)] = window.end
+            moved = self.next_bookmark(aggregator, community_id, window)
+            if moved is not None:
+                moves[community_id] = moved
+        self.bookmarks.set_many(aggregator.name, moves)
+        return {
+            community_id: CommunityOutcome(
+                start=window.start,
+                end=window.end,
+                documents=documents[community_id],
+                bookmark=self.bookmarks.get(aggregator.name, community_id),
+                limited=window.limited,
+            )
+            for community_id, window in windows.items()
+        }

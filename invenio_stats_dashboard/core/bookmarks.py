@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from . import indices
+from .bulk import bulk_write
 from .days import day_of, to_datetime, utc_now
 from .engine import search_client
 from .paging import search_after_hits
@@ -140,6 +141,31 @@ class AggregationBookmarks(BookmarkIndex):
             {"aggregation": aggregation, "community_id": community_id, "date": day.isoformat()},
         )
         self._load(aggregation)[community_id] = day
+
+    def set_many(self, aggregation: str, days: dict[str, date]) -> None:
+        """Store several communities' bookmarks of one aggregation in one bulk request."""
+        if not days:
+            return
+        self._ensure()
+        now = utc_now().isoformat()
+        bulk_write(
+            (
+                {
+                    "_op_type": "index",
+                    "_index": self.index,
+                    "_id": self.doc_id(aggregation, community_id),
+                    "_source": {
+                        "aggregation": aggregation,
+                        "community_id": community_id,
+                        "date": day.isoformat(),
+                        "updated_timestamp": now,
+                    },
+                }
+                for community_id, day in days.items()
+            ),
+            client=self.client,
+        )
+        self._load(aggregation).update(days)
 
     def move_back(self, aggregation: str, community_ids: Iterable[str], day: date) -> list[str]:
         """Set these communities' bookmarks to ``day`` where they are later; returns those moved."""

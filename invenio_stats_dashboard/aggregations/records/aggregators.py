@@ -80,31 +80,39 @@ class RecordsAggregator(BatchedAggregator):
         kinds = active("COMMUNITY_STATS_SUBCOUNTS", usage=False)
         limit = top_limit()
         settings = describe(kinds, limit)
+
+        def subcounts_of(labels: dict) -> SubcountConfig:
+            return SubcountConfig(kinds=kinds, limit=limit, labels=labels)
+
         results: dict[str, dict[str, CommunityOutcome]] = {a.name: {} for a in aggregators}
         written = set()
         began = time.monotonic()
         quiet = unchanged_communities(aggregators, ctx, community_ids, settings)
         ctx.add_time("records: reads", time.monotonic() - began)
-        for community_id in community_ids:
-            began = time.monotonic()
-            computed = utc_now()
-            if community_id in quiet:
-                memberships, facts, labels = {}, {}, {}
-            else:
-                memberships = load_memberships(community_id)
-                facts, labels = load_facts(memberships, list(kinds)) if memberships else ({}, {})
-            ctx.add_time("records: reads", time.monotonic() - began)
-            subcounts = SubcountConfig(kinds=kinds, limit=limit, labels=labels)
+        if quiet:
             for aggregator in aggregators:
                 began = time.monotonic()
-                if community_id in quiet:
-                    outcome = aggregator.copy_community(
-                        ctx, community_id, quiet[community_id], subcounts
-                    )
-                else:
-                    outcome = aggregator.aggregate_community(
-                        ctx, community_id, memberships, facts, subcounts, computed
-                    )
+                outcomes = aggregator.copy_communities(ctx, quiet, subcounts_of({}))
+                results[aggregator.name].update(outcomes)
+                if outcomes:
+                    written.add(aggregator.alias)
+                ctx.add_time(aggregator.name, time.monotonic() - began)
+            for _ in quiet:
+                ctx.heartbeat()
+        for community_id in community_ids:
+            if community_id in quiet:
+                continue
+            began = time.monotonic()
+            computed = utc_now()
+            memberships = load_memberships(community_id)
+            facts, labels = load_facts(memberships, list(kinds)) if memberships else ({}, {})
+            ctx.add_time("records: reads", time.monotonic() - began)
+            subcounts = subcounts_of(labels)
+            for aggregator in aggregators:
+                began = time.monotonic()
+                outcome = aggregator.aggregate_community(
+                    ctx, community_id, memberships, facts, subcounts, computed
+                )
                 if outcome is not None:
                     results[aggregator.name][community_id] = outcome
                     written.add(aggregator.alias)
@@ -143,26 +151,35 @@ class RecordsAggregator(BatchedAggregator):
         )
         return ctx.finish(self, community_id, window, documents)
 
-    def copy_community(
-        self, ctx: RunContext, community_id: str, unchanged: Unchanged, subcounts: SubcountConfig
-    ) -> CommunityOutcome | None:
-        """Write an unchanged community's new days: its last snapshot again, empty deltas."""
-        bookmark = unchanged.bookmarks[self.name]
-        window = ctx.window(self, community_id, bookmark)
-        if window is None:
-            return None
-        if self.kind == "delta":
-            body = delta_body([], [], {}, subcounts)
-            computed = utc_now()
-        else:
-            stored = unchanged.snapshots[self.name]
-            body = {key: value for key, value in stored.items() if key not in DOCUMENT_FIELDS}
-            computed = to_datetime(stored["timestamp"])
-        bodies = ((day, body) for day in days(window.start, window.end))
-        documents = bulk_write(
-            self._documents(community_id, bodies, computed), chunk_size=bulk_size()
-        )
-        return ctx.finish(self, community_id, window, documents)
+    def copy_communities(
+        self, ctx: RunContext, unchanged: dict[str, Unchanged], subcounts: SubcountConfig
+    ) -> dict[str, CommunityOutcome]:
+        """Write unchanged communities' new days: their last snapshot again, empty deltas.
+
+        One bulk stream and one bookmark write serve all of them.
+        """
+        windows = {}
+        for community_id, entry in unchanged.items():
+            window = ctx.window(self, community_id, entry.bookmarks[self.name])
+            if window is not None:
+                windows[community_id] = window
+        empty = delta_body([], [], {}, subcounts)
+
+        def actions() -> Iterator[dict]:
+            for community_id, window in windows.items():
+                if self.kind == "delta":
+                    body, computed = empty, utc_now()
+                else:
+                    stored = unchanged[community_id].snapshots[self.name]
+                    body = {k: v for k, v in stored.items() if k not in DOCUMENT_FIELDS}
+                    computed = to_datetime(stored["timestamp"])
+                ctx.keep_alive()
+                bodies = ((day, body) for day in days(window.start, window.end))
+                yield from self._documents(community_id, bodies, computed)
+
+        bulk_write(actions(), chunk_size=bulk_size())
+        documents = {cid: (w.end - w.start).days + 1 for cid, w in windows.items()}
+        return ctx.finish_many(self, windows, documents)
 
     def _bodies(
         self,
