@@ -14,6 +14,13 @@ before the earliest day those events touch under each basis.
 Migrated events: ``usage-events migrate`` calls :func:`rewind_usage_bookmarks` with the
 day of the earliest event it wrote, so usage aggregated before the migration is redone.
 
+Late usage events: every run also looks at the enriched events indexed since the
+previous run (their ``updated_timestamp``, stamped by invenio-stats when it indexes
+them; one request) and moves the usage bookmarks back to the day before the earliest
+day among them. Events indexed within the usage settle days change nothing (those
+days are rewritten anyway); older ones (a stalled ``stats-process-events`` queue,
+events indexed by hand) make the next run recount from there.
+
 Repairs: when ``invenio importer update_created_dates`` changes records' ``created``, the
 membership history's ``record_created_date`` is updated and the bookmarks of the
 aggregations that depend on ``created`` move back to the day before the earliest
@@ -35,10 +42,13 @@ from ..counter.aggregation import COUNTER_ITEMS
 from ..membership.store import communities_of_records, earliest_changed_days
 from .records.aggregators import KINDS, records_aggregation_name
 from .run import earliest_date
-from .usage import UsageDeltaAggregator, UsageSnapshotAggregator
+from .usage import UsageDeltaAggregator, UsageSnapshotAggregator, earliest_day_indexed_since
 
 HISTORY_MARKER = "membership-history"
 """Marker name: when the last run looked at the membership history."""
+
+USAGE_MARKER = "usage-events"
+"""Marker name: when the last run looked at the enriched usage events."""
 
 CLOCK_MARGIN = timedelta(seconds=10)
 """Events are dated by the clock of the host that wrote them: look a little further back
@@ -99,14 +109,36 @@ def follow_history_changes(
 USAGE_AGGREGATIONS = (UsageDeltaAggregator.name, UsageSnapshotAggregator.name)
 
 
-def rewind_usage_bookmarks(day: date) -> dict[str, list[str]]:
+def follow_late_usage_events(
+    store: AggregationBookmarks, checked_at: datetime
+) -> dict[str, list[str]]:
+    """Move usage bookmarks back for events indexed late since the last run.
+
+    ``checked_at`` is taken before the run reads anything, so events indexed during the
+    run are looked at again by the next one. Returns ``aggregation name -> communities
+    whose bookmark moved``.
+    """
+    since = store.get_marker(USAGE_MARKER)
+    moved: dict[str, list[str]] = {}
+    if since is not None:
+        day = earliest_day_indexed_since(since - CLOCK_MARGIN)
+        if day is not None:
+            moved = {k: v for k, v in rewind_usage_bookmarks(day, store).items() if v}
+    store.set_marker(USAGE_MARKER, checked_at)
+    return moved
+
+
+def rewind_usage_bookmarks(
+    day: date, store: AggregationBookmarks | None = None
+) -> dict[str, list[str]]:
     """Move every community's usage bookmarks back to before ``day``.
 
     Called when events dated ``day`` or later reach the enriched indices late (the
-    migration of past months): the usage documents and COUNTER's item counts of those
-    days must be redone.
+    migration of past months, a stalled event queue): the usage documents and COUNTER's
+    item counts of those days must be redone. ``store``: the run's bookmarks, when a run
+    calls it.
     """
-    store = AggregationBookmarks()
+    store = store or AggregationBookmarks()
     names = (*USAGE_AGGREGATIONS, COUNTER_ITEMS.name)
     store.preload(names)
     return {

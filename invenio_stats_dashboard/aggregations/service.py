@@ -22,7 +22,7 @@ from ..membership.store import history_community_ids
 from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
 from ..search.setup import ensure_search_setup
 from .registry import aggregators, batches
-from .rewinds import follow_history_changes
+from .rewinds import follow_history_changes, follow_late_usage_events
 from .run import CommunityOutcome, RunCancelled, RunContext
 
 LOCK_NAME = "aggregation-lock"
@@ -165,6 +165,7 @@ def run_aggregations(
             bookmarks = AggregationBookmarks()
             bookmarks.preload(a.name for a in aggregators())
             follow_history_changes(bookmarks, checked_at)
+            follow_late_usage_events(bookmarks, checked_at)
             ids = community_ids if community_ids is not None else all_community_ids()
             ctx = RunContext(
                 start=start,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 
@@ -33,7 +33,7 @@ from ..core.bulk import bulk_write
 from ..core.days import day_of, day_period, day_range_query, utc_now
 from ..core.engine import search_client
 from ..core.ids import GLOBAL
-from ..core.paging import composite_buckets, search_after_pages
+from ..core.paging import composite_buckets, search, search_after_pages
 from ..core.timeouts import search_timeout
 from . import usage_state
 from .registry import Aggregator, BatchedAggregator, doc_id, register
@@ -277,6 +277,26 @@ class UsageReader:
             for hit in hits:
                 event = hit["_source"]
                 yield day_of(event["timestamp"]), event, indices.is_download_index(hit["_index"])
+
+
+def earliest_day_indexed_since(since: datetime) -> date | None:
+    """The earliest day of the enriched events indexed at or after ``since``, or None.
+
+    invenio-stats stamps each event with the moment it indexed it (``updated_timestamp``);
+    one request, whatever the number of events.
+    """
+    response = search(
+        search_client,
+        indices.enriched_patterns(),
+        {
+            "size": 0,
+            "query": {"range": {"updated_timestamp": {"gte": since.isoformat()}}},
+            "aggs": {"first": {"min": {"field": "timestamp"}}},
+        },
+        **_ABSENT_OK,
+    )
+    first = ((response.get("aggregations") or {}).get("first") or {}).get("value")
+    return day_of(first)
 
 
 # --------------------------------------------------------------------------- aggregators

@@ -394,3 +394,38 @@ def test_a_rewrite_from_before_the_bookmark_keeps_the_state_true(usage_site):
     _wipe_usage()
     _run_to(ids, END)
     assert incremental == _all_docs()
+
+
+def test_an_event_indexed_days_late_is_counted_by_the_next_run(usage_site):
+    """invenio-stats indexes an event a month late (a stalled queue): the next plain run
+    moves the usage bookmarks back and ends as one full run with the event."""
+    from invenio_stats_dashboard.aggregations.service import run_aggregations
+    from invenio_stats_dashboard.core.days import utc_now
+    from invenio_stats_dashboard.core.indices import enriched_patterns
+
+    site = usage_site
+    ids = ["global", str(site["a"].id), str(site["b"].id)]
+    names = ["community-usage-delta", "community-usage-snapshot"]
+    run_aggregations(community_ids=ids, end=date(2024, 2, 10), names=names)
+    run_aggregations(community_ids=ids, end=date(2024, 2, 14), names=names)
+    hit = current_search_client.search(
+        index=enriched_patterns(),
+        body={"size": 1, "query": {"range": {"timestamp": {"lt": "2024-01-05"}}}},
+    )["hits"]["hits"][0]
+    late = {
+        **hit["_source"],
+        "timestamp": "2024-01-10T12:00:00",
+        "visitor_id": "late-visitor",
+        "updated_timestamp": utc_now().isoformat(),  # when invenio-stats indexed it
+    }
+    current_search_client.index(index=hit["_index"], id="late-event", body=late, refresh=True)
+    run_aggregations(community_ids=ids, end=END, names=names)
+    incremental = _all_docs()
+    _wipe_usage()
+    run_aggregations(community_ids=ids, end=END, names=names)
+    full = _all_docs()
+    assert incremental == full
+    # the event is in the documents (so the comparison above could fail)
+    assert full != {}
+    delta = full[("stats-community-usage-delta", "global-2024-01-10")]
+    assert delta["totals"]["view"]["unique_visitors"] >= 1
