@@ -60,6 +60,12 @@ COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION = True
 """Run the membership reconciliation (``membership.service.reconcile_membership``) at the start of
 every aggregation run, so changes live tracking missed are counted."""
 
+COMMUNITY_STATS_AGGREGATION_TASKS = 1
+"""Celery tasks a queued or scheduled aggregation run is split into, so several workers
+share it: one for the usage aggregations and COUNTER, the others for the records
+aggregations' communities. 1: one task runs everything. ``aggregate --eager`` always
+runs in its own process."""
+
 COMMUNITY_STATS_AGGREGATION_LOCK_TIMEOUT = 900
 """Seconds the aggregation lock lives without a heartbeat (a killed run frees it then).
 A running aggregation renews it after every community and every 30 s within long work."""

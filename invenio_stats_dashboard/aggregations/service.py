@@ -16,7 +16,7 @@ from flask import current_app
 from ..core.bookmarks import AggregationBookmarks
 from ..core.days import parse_day, utc_now, utc_today
 from ..core.ids import GLOBAL
-from ..core.locks import LockHeld, lock_is_held, lock_timeout, run_lock
+from ..core.locks import LockHeld, held_locks, lock_is_held, lock_timeout, run_lock
 from ..counter.aggregation import counter_enabled, run_counter
 from ..membership.store import history_community_ids
 from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
@@ -134,6 +134,32 @@ def clamp_end(end: date | None) -> tuple[date | None, str | None]:
     return today, f"The end date {end} is after today: aggregating through today ({today})."
 
 
+PART_LOCK_PREFIX = f"{LOCK_NAME}:"
+"""Locks of the parts of a run split over Celery tasks (``aggregation-lock:<part>``)."""
+
+
+def prepare_run(renew, notice=None) -> AggregationBookmarks:
+    """What every run does first, under the run lock.
+
+    Refuses while parts of a split run still work, lets the membership history catch
+    up, follows changes to the past. Returns the run's bookmarks (preloaded, rewinds applied).
+    """
+    working = held_locks(PART_LOCK_PREFIX, notice)
+    if working:
+        raise LockHeld(
+            f"{working[0].describe()} still works on a part of an aggregation run; try "
+            "again when it ends (or, if it is not running, invenio community-stats "
+            "clear-lock)."
+        )
+    checked_at: datetime = utc_now()
+    _reconcile_membership(renew)
+    bookmarks = AggregationBookmarks()
+    bookmarks.preload(a.name for a in aggregators())
+    follow_history_changes(bookmarks, checked_at)
+    follow_late_usage_events(bookmarks, checked_at)
+    return bookmarks
+
+
 def run_aggregations(
     community_ids: list[str] | None = None,
     start: date | None = None,
@@ -160,12 +186,7 @@ def run_aggregations(
     ensure_search_setup()
     try:
         with run_lock(LOCK_NAME, lock_timeout(), "aggregation", notices.append) as renew:
-            checked_at: datetime = utc_now()
-            _reconcile_membership(renew)
-            bookmarks = AggregationBookmarks()
-            bookmarks.preload(a.name for a in aggregators())
-            follow_history_changes(bookmarks, checked_at)
-            follow_late_usage_events(bookmarks, checked_at)
+            bookmarks = prepare_run(renew, notices.append)
             ids = community_ids if community_ids is not None else all_community_ids()
             ctx = RunContext(
                 start=start,
@@ -187,22 +208,32 @@ def run_aggregations(
             report.timings = ctx.timings
     except LockHeld as error:
         raise AggregationLocked(f"Another aggregation run is in progress: {error}") from None
-    _after_run(report)
+    after_run(report)
     report.seconds = time.monotonic() - began
     return report
 
 
-def _after_run(report: RunReport) -> None:
+def after_run(report: RunReport, warm: bool = True) -> None:
     """Cached API answers that reach a rewritten day go; the warm-up is queued."""
     from ..cache.service import cache_enabled, drop_rewritten
 
     if not report.documents or not cache_enabled():
         return
     drop_rewritten(report.results)
-    if current_app.config.get("COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION", True):
+    if warm:
+        warm_cache(report.community_ids)
+
+
+def warm_cache(community_ids: list[str]) -> None:
+    """Queue the cache warm-up (``COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION``)."""
+    from ..cache.service import cache_enabled
+
+    if cache_enabled() and current_app.config.get(
+        "COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION", True
+    ):
         from ..cache.tasks import warm_stats_cache
 
-        warm_stats_cache.delay(report.community_ids)
+        warm_stats_cache.delay(community_ids)
 
 
 class RunProgress:

@@ -566,16 +566,23 @@ def clear_lock_command(name, yes_i_know):
     is for the rest. Clearing the lock of a run that is still going lets a second run
     start beside it.
     """
-    from ..core.locks import clear_lock, current_holder
+    from ..aggregations.service import PART_LOCK_PREFIX
+    from ..core.locks import clear_lock, clear_locks, current_holder, held_locks
 
-    holder = current_holder(LOCKS[name])
-    if holder is None:
+    holders = [current_holder(LOCKS[name])]
+    if name == "aggregation":  # and the parts of a run split over Celery workers
+        holders += held_locks(PART_LOCK_PREFIX)
+    holders = [holder for holder in holders if holder is not None]
+    if not holders:
         click.echo(f"The {name} lock is free.")
         return
-    click.echo(f"The {name} lock is held by {holder.describe()}.")
+    for holder in holders:
+        click.echo(f"The {name} lock is held by {holder.describe()}.")
     if not yes_i_know:
         click.confirm("Clear it?", abort=True)
     clear_lock(LOCKS[name])
+    if name == "aggregation":
+        clear_locks(PART_LOCK_PREFIX)
     click.echo(f"Cleared the {name} lock.")
 
 

@@ -200,6 +200,30 @@ def held_while_working(
         yield keep_alive
 
 
+def held_locks(prefix: str, notice: Callable[[str], None] | None = None) -> list[Holder]:
+    """Holders of the locks named ``prefix...``.
+
+    The locks of dead holders on this host are taken over first (with a notice).
+    """
+    client = redis_client()
+    holders = []
+    for key in client.scan_iter(match=KEY_PREFIX + prefix + "*"):
+        name = key.decode().removeprefix(KEY_PREFIX)
+        if _take_over(name, notice):
+            continue
+        holder = current_holder(name)
+        if holder is not None:
+            holders.append(holder)
+    return holders
+
+
+def clear_locks(prefix: str) -> int:
+    """Delete every lock named ``prefix...``; how many there were."""
+    client = redis_client()
+    keys = list(client.scan_iter(match=KEY_PREFIX + prefix + "*"))
+    return client.delete(*keys) if keys else 0
+
+
 def lock_is_held(name: str) -> bool:
     """True while some run holds lock ``name``."""
     return bool(redis_client().exists(KEY_PREFIX + name))

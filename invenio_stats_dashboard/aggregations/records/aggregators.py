@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from flask import current_app
 
+from ...core.bookmarks import AggregationBookmarks
 from ...core.bulk import bulk_write
 from ...core.days import day_period, days, to_datetime, utc_now
 from ...core.engine import search_client
@@ -79,7 +80,7 @@ class RecordsAggregator(BatchedAggregator):
         """
         kinds = active("COMMUNITY_STATS_SUBCOUNTS", usage=False)
         limit = top_limit()
-        settings = describe(kinds, limit)
+        settings = current_settings()
 
         def subcounts_of(labels: dict) -> SubcountConfig:
             return SubcountConfig(kinds=kinds, limit=limit, labels=labels)
@@ -121,9 +122,7 @@ class RecordsAggregator(BatchedAggregator):
         for alias in written:
             search_client.indices.refresh(index=alias)
         if ctx.every_community and ctx.update_bookmark:
-            for aggregator in aggregators:
-                if ctx.bookmarks.get_setting(settings_key(aggregator)) != settings:
-                    ctx.bookmarks.set_setting(settings_key(aggregator), settings)
+            store_settings(aggregators, ctx.bookmarks)
         return results
 
     def aggregate_community(
@@ -246,6 +245,25 @@ class RecordsAggregator(BatchedAggregator):
             conflicts="proceed",
             refresh=True,
         )
+
+
+def current_settings() -> str:
+    """The subcount settings the records aggregations use now."""
+    return describe(active("COMMUNITY_STATS_SUBCOUNTS", usage=False), top_limit())
+
+
+def store_settings(
+    aggregators: list[Aggregator], bookmarks: AggregationBookmarks | None = None
+) -> None:
+    """Record the settings every community's documents at its bookmarks now use.
+
+    Called after a complete run: copies of unchanged communities may then follow them.
+    """
+    bookmarks = bookmarks or AggregationBookmarks()
+    settings = current_settings()
+    for aggregator in aggregators:
+        if bookmarks.get_setting(settings_key(aggregator)) != settings:
+            bookmarks.set_setting(settings_key(aggregator), settings)
 
 
 RECORDS_AGGREGATORS = [

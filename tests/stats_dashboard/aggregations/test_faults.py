@@ -242,23 +242,131 @@ def test_a_celery_worker_lost_mid_task_then_a_rerun_ends_as_a_clean_run(
     assert_same(outputs(), clean_run["docs"])
 
 
-def _celery_worker(instance):
-    """A Celery worker for the site (one process: the task runs in the process killed)."""
+def _celery_worker(instance, name: str = "worker", **config: str):
+    """A Celery worker for the site (one process: the task runs in the process killed).
+
+    ``config``: settings for the worker (``INVENIO_<NAME>`` variables). It takes one
+    task at a time (no prefetching), so queued parts spread over the workers.
+    """
     import os
     import subprocess
     from pathlib import Path
 
     celery = Path(sys.executable).with_name("celery")
-    log = instance / "worker.log"
+    log = instance / f"{name}.log"
     handle = log.open("w")
+    env = {**os.environ, "INVENIO_INSTANCE_PATH": str(instance)}
+    env.update({f"INVENIO_{key}": value for key, value in config.items()})
     process = subprocess.Popen(
-        [str(celery), "--app", "invenio_app.celery", "worker", "--pool", "solo", "-l", "info"],
-        env={**os.environ, "INVENIO_INSTANCE_PATH": str(instance)},
+        [
+            str(celery),
+            "--app",
+            "invenio_app.celery",
+            "worker",
+            "--pool",
+            "solo",
+            "--prefetch-multiplier",
+            "1",
+            "-n",
+            f"{name}@%h",
+            "-l",
+            "info",
+        ],
+        env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
     process.log = log
     return process
+
+
+SPLIT = {"COMMUNITY_STATS_AGGREGATION_TASKS": "3"}
+"""A run split into three Celery tasks: usage and COUNTER, then records in two parts."""
+
+PART_DONE = "tasks.aggregate_part["
+SPLIT_DONE = "tasks.finish_split_aggregation["
+
+
+def _succeeded(task: str, log: str) -> int:
+    """How many runs of ``task`` the worker log shows as succeeded."""
+    return sum(1 for line in log.splitlines() if task in line and "succeeded" in line)
+
+
+def _workers(instance, count: int) -> list:
+    workers = [_celery_worker(instance, f"worker{n}", **SPLIT) for n in range(count)]
+    for worker in workers:
+        wait_until(lambda w=worker: "ready" in _read(w), timeout=120, what="a worker to start")
+    return workers
+
+
+def _stop(workers) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def _queue(instance) -> None:
+    queued = finished(invenio(instance, *[a for a in RUN if a != "--eager"], **SPLIT))
+    assert queued[0] == 0 and "queued as Celery task" in queued[1], queued
+
+
+def test_a_run_split_over_two_workers_writes_the_documents_of_one_run(
+    site, instance, fault_proxy, clean_run
+):
+    """Parts on two workers, each under its own lock: the documents and bookmarks of
+    one single-process run, and the last step once every part is done."""
+    wipe()
+    workers = _workers(instance, 2)
+    try:
+        _queue(instance)
+        wait_until(
+            lambda: any(_succeeded(SPLIT_DONE, _read(w)) for w in workers),
+            timeout=300,
+            what="the split run to end",
+        )
+        logs = [_read(w) for w in workers]
+    finally:
+        _stop(workers)
+    assert all(_succeeded(PART_DONE, log) for log in logs), "each worker ran a part"
+    assert sum(_succeeded(PART_DONE, log) for log in logs) == 3
+    assert_same(outputs(), clean_run["docs"])
+    assert not any(lock_is_held(f"{LOCK_NAME}:{part}") for part in "0123")
+
+
+def test_a_worker_killed_mid_part_then_a_rerun_ends_as_a_clean_run(
+    site, instance, fault_proxy, clean_run
+):
+    """A worker dies in its part: the other parts end; the part's lock stays (a run
+    cannot start over it) until a run on this host takes it over, and ends clean."""
+    wipe()
+    workers = _workers(instance, 2)
+    try:
+        _queue(instance)
+        wait_until(
+            lambda: any(lock_is_held(f"{LOCK_NAME}:{part}") for part in "12"),
+            timeout=120,
+            what="a records part to start",
+        )
+        fault_proxy.pause()  # the part waits on the engine: it is mid-part when killed
+        try:
+            victim = next(
+                w
+                for w in workers
+                for part in "12"
+                if (holder := current_holder(f"{LOCK_NAME}:{part}")) and holder.pid == w.pid
+            )
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=120)
+        finally:
+            fault_proxy.resume()
+        assert victim.returncode == -signal.SIGKILL
+    finally:
+        _stop(workers)
+    code, out, err = finished(invenio(instance, *RUN))
+    assert code == 0, err
+    assert "Took over the aggregation-lock:" in err
+    assert_same(outputs(), clean_run["docs"])
 
 
 def _read(process) -> str:
