@@ -40,19 +40,19 @@ def make_app(hosts, database: str, redis_db: int, **config):
     from invenio_app.factory import create_api
 
     redis = os.environ.get("BENCH_REDIS", f"redis://127.0.0.1:6379/{redis_db}")
-    return create_api(
-        SEARCH_HOSTS=hosts,
-        SEARCH_CLIENT_CONFIG={"timeout": 300},
-        SQLALCHEMY_DATABASE_URI=os.environ.get("SQLALCHEMY_DATABASE_URI", f"{PG}/{database}"),
-        CACHE_REDIS_URL=redis,
-        CELERY_BROKER_URL=redis,
-        BROKER_URL=redis,
-        CELERY_RESULT_BACKEND=redis,
-        CELERY_TASK_ALWAYS_EAGER=True,
-        AUDIT_LOGS_ENABLED=False,
-        JOBS_LOGGING=False,
-        **config,
-    )
+    settings = {
+        "SEARCH_HOSTS": hosts,
+        "SEARCH_CLIENT_CONFIG": {"timeout": 300},
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("SQLALCHEMY_DATABASE_URI", f"{PG}/{database}"),
+        "CACHE_REDIS_URL": redis,
+        "CELERY_BROKER_URL": redis,
+        "BROKER_URL": redis,
+        "CELERY_RESULT_BACKEND": redis,
+        "CELERY_TASK_ALWAYS_EAGER": True,
+        "AUDIT_LOGS_ENABLED": False,
+        "JOBS_LOGGING": False,
+    }
+    return create_api(**{**settings, **config})
 
 
 def ensure_database(app) -> None:

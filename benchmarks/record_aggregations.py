@@ -31,6 +31,9 @@ Communities phase (``--community-counts``): sites of 2,000 records over 90 days 
 and 200 communities; after the backfill, the same new day (20 records in the first 5
 communities): the incremental run's search requests at each count and their ratio.
 
+The cache warm-up queued after a run (a Celery task of its own on a site; eager here) is
+switched off, so the figures are the aggregation's own.
+
 Uses Redis db 12 (``BENCH_REDIS``) for its run lock and the database ``invenio_bench_aggs``
 (``SQLALCHEMY_DATABASE_URI``; its tables are created, nothing is written to them: the
 files query of each page of records finds none and the index's entries count). Prints
@@ -67,15 +70,18 @@ LANGUAGES = [("eng", "English"), ("fra", "French"), ("spa", "Spanish"), ("deu", 
 EXTENSIONS = ["pdf", "csv", "txt", "png", "zip"]
 
 
-def bench_app():
+def bench_app(**config):
     """The app on the engine the parent started (the database is not written to)."""
+    settings = {
+        "COMMUNITY_STATS_EARLIEST_DATE": START.isoformat(),
+        "COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION": False,
+        "COMMUNITY_STATS_TRACK_MEMBERSHIP": False,
+        # on a site the warm-up is a Celery task of its own, not part of the run
+        "COMMUNITY_STATS_CACHE_WARM_AFTER_AGGREGATION": False,
+        **config,
+    }
     return make_app(
-        ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]),
-        "invenio_bench_aggs",
-        12,
-        COMMUNITY_STATS_EARLIEST_DATE=START.isoformat(),
-        COMMUNITY_STATS_RECONCILE_BEFORE_AGGREGATION=False,
-        COMMUNITY_STATS_TRACK_MEMBERSHIP=False,
+        ast.literal_eval(os.environ["BENCH_SEARCH_HOSTS"]), "invenio_bench_aggs", 12, **settings
     )
 
 
