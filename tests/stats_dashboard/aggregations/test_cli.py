@@ -489,14 +489,14 @@ def test_spec_examples_run_as_written(aggregated, runner, config):
         assert invoke(runner, *example.split()).exit_code == 0, example
 
 
-def _plant_lock(host: str, pid: int, since: str) -> None:
+def _plant_lock(host: str, pid: int, since: str, name: str = LOCK_NAME) -> None:
     """A lock as a run on ``host`` with ``pid`` would have left it."""
     import json as _json
 
     from invenio_stats_dashboard.core.locks import KEY_PREFIX, redis_client
 
     holder = {"host": host, "pid": pid, "purpose": "aggregation", "since": since}
-    redis_client().set(KEY_PREFIX + LOCK_NAME, _json.dumps(holder), ex=600)
+    redis_client().set(KEY_PREFIX + name, _json.dumps(holder), ex=600)
 
 
 def test_dead_holder_lock_taken_over_and_clear_lock(site, runner, config):
@@ -539,6 +539,27 @@ def test_dead_holder_lock_taken_over_and_clear_lock(site, runner, config):
     assert not lock_is_held(LOCK_NAME)
     result = invoke(runner, "clear-lock")
     assert result.exit_code == 0 and "The aggregation lock is free." in result.stdout
+
+
+def test_a_part_of_a_split_run_keeps_other_runs_out_until_cleared(site, runner, config):
+    """While a part of a run split over workers holds its lock, no run starts; a dead
+    part's lock on another host is freed by clear-lock with the run lock."""
+    from invenio_stats_dashboard.core.locks import lock_is_held
+
+    config(COMMUNITY_STATS_SCHEDULED_TASKS_ENABLED=True)
+    args = ["aggregate", "--eager", "-c", site.slugs["A"], "--end-date", RUN_END.isoformat()]
+    _plant_lock("other-host", 4343, "2026-01-02 03:04:05", name=f"{LOCK_NAME}:2")
+    result = invoke(runner, *args)
+    assert result.exit_code == 1
+    assert "pid 4343 on other-host" in result.stderr
+    assert "still works on a part of an aggregation run" in result.stderr
+    result = invoke(runner, "clear-lock", input="n\n")
+    assert result.exit_code == 1 and lock_is_held(f"{LOCK_NAME}:2")
+    assert "held by aggregation (pid 4343 on other-host" in result.stdout
+    result = invoke(runner, "clear-lock", "--yes-i-know")
+    assert result.exit_code == 0 and not lock_is_held(f"{LOCK_NAME}:2")
+    result = invoke(runner, *args)
+    assert result.exit_code == 0, result.stderr
 
 
 def test_future_end_date_is_clamped(site, runner, config):
