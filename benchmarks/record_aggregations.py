@@ -22,14 +22,17 @@ Base phases, each in a child process (so its peak memory is its own):
    the published basis counts them from those days, so their communities' published
    series are rewritten from there (history changes move the bookmarks back).
 
-Scale phase (``--scales``, multiples of ``--records`` on a one-year site of 2024): per
-scale, the global aggregation alone from scratch (its peak RSS: "global" holds every
-record), the backfill, then one new day (20 records in 5 communities): its time and
-requests. Printed with the 4x/1x ratios the targets are about.
+Scale phase (``--scales``, multiples of ``--records`` on a one-year site of 2024, the
+runs' earliest date set to its last 30 days: every record is read and counted, earlier
+days are folded onto the first, so the backfill is short): per scale, the global
+aggregation alone from scratch (its peak RSS: "global" holds every record), the
+backfill, then one new day (20 records in 5 communities): its time and requests.
+Printed with the 4x/1x ratios the targets are about.
 
 Communities phase (``--community-counts``): sites of 2,000 records over 90 days with 20
-and 200 communities; after the backfill, the same new day (20 records in the first 5
-communities): the incremental run's search requests at each count and their ratio.
+and 200 communities (earliest date: the site's first day); after the backfill, the same
+new day (20 records in the first 5 communities): the incremental run's search requests
+at each count and their ratio.
 
 The cache warm-up queued after a run (a Celery task of its own on a site; eager here) is
 switched off, so the figures are the aggregation's own.
@@ -375,7 +378,7 @@ def drop_measured_documents(last: date) -> None:
 
 
 def child_main(job: dict) -> None:
-    app = bench_app()
+    app = bench_app(COMMUNITY_STATS_EARLIEST_DATE=job.get("earliest") or START.isoformat())
     with app.app_context():
         print(json.dumps(run_phase(job)))
 
@@ -409,8 +412,20 @@ def print_result(phase: str, result: dict) -> None:
         print(f"    {name:<40} {seconds:8.1f} s")
 
 
-def on_site(records: int, communities: int, first: date, last: date, phases, news: int = 0):
-    """A fresh engine with one synthetic site; run ``phases``; their results by name."""
+def on_site(
+    records: int,
+    communities: int,
+    first: date,
+    last: date,
+    phases,
+    news: int = 0,
+    earliest: date | None = None,
+):
+    """A fresh engine with one synthetic site; run ``phases``; their results by name.
+
+    ``earliest``: ``COMMUNITY_STATS_EARLIEST_DATE`` of the runs (days before it are
+    folded onto it: every record is still read and counted, fewer days are written).
+    """
     with running_engine() as hosts:
         os.environ["BENCH_SEARCH_HOSTS"] = repr(hosts)
         app = bench_app()
@@ -422,7 +437,12 @@ def on_site(records: int, communities: int, first: date, last: date, phases, new
             f"(written in {site['seconds']:.1f}s)"
         )
         ids = site["community_ids"]
-        job = {"communities": ids, "news": ids[:news] if news else ids, "last": last.isoformat()}
+        job = {
+            "communities": ids,
+            "news": ids[:news] if news else ids,
+            "last": last.isoformat(),
+            "earliest": (earliest or START).isoformat(),
+        }
         return {phase: run_child({**job, "phase": phase}) for phase in phases}
 
 
@@ -451,6 +471,7 @@ def scale(records: int, communities: int, scales: list[int]) -> None:
             last,
             ("global", "backfill", "incremental"),
             news=5,
+            earliest=last - timedelta(days=29),
         )
         for phase, result in found[factor].items():
             print_result(f"{factor}x {phase}", result)
@@ -477,7 +498,9 @@ def community_counts(counts: list[int]) -> None:
     found = {}
     for count in counts:
         print(f"\n=== {count} communities")
-        found[count] = on_site(2000, count, first, last, ("backfill", "incremental"), news=5)
+        found[count] = on_site(
+            2000, count, first, last, ("backfill", "incremental"), news=5, earliest=first
+        )
         for phase, result in found[count].items():
             print_result(f"{count} communities {phase}", result)
     low, high = min(counts), max(counts)
