@@ -169,9 +169,10 @@ class RecordsAggregator(BatchedAggregator):
                 if self.kind == "delta":
                     body, computed = empty, utc_now()
                 else:
-                    stored = unchanged[community_id].snapshots[self.name]
+                    entry = unchanged[community_id]
+                    stored = entry.snapshots[self.name]
                     body = {k: v for k, v in stored.items() if k not in DOCUMENT_FIELDS}
-                    computed = to_datetime(stored["timestamp"])
+                    computed = entry.checked or to_datetime(stored["timestamp"])
                 ctx.keep_alive()
                 bodies = ((day, body) for day in days(window.start, window.end))
                 yield from self._documents(community_id, bodies, computed)
@@ -205,8 +206,8 @@ class RecordsAggregator(BatchedAggregator):
     ) -> Iterator[dict]:
         """Index actions of one community's days.
 
-        ``timestamp`` says when the numbers were computed (a copy keeps its original's),
-        ``updated_timestamp`` when the document was written.
+        ``timestamp`` says when the numbers were computed (a copy: when its records were
+        last checked for edits), ``updated_timestamp`` when the document was written.
         """
         stamp = computed.isoformat(timespec="milliseconds")
         now = utc_now().isoformat(timespec="seconds")

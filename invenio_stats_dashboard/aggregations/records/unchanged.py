@@ -6,13 +6,15 @@ snapshot's numbers also depend on its records' facts. So when, for one community
 - no history event counts from a day after its bookmarks (its own day, or its record's
   created or publication day),
 - none of its records (by its history) changed since the snapshots at its bookmarks
-  were computed (the records' ``updated``, looked at
+  were computed or last checked (their ``timestamp``; the records' ``updated``, looked at
   ``COMMUNITY_STATS_RECORDS_EDIT_MARGIN`` seconds further back for clock skew and
   indexing lag), and
 - each aggregation's subcount settings are those of its last complete run,
 
 every new day is the bookmark day's snapshot again and an empty delta: exactly what
-reading the community's history and records would give. Such communities cost no reads
+reading the community's history and records would give. A copy's ``timestamp`` is the
+moment of that check, so the next run looks for edits from there (the look-back stays
+one run long, however long ago the numbers were first computed). Such communities cost no reads
 of their own: one history aggregation, a paged read of the records changed lately and
 ``ids`` reads of the snapshots at the bookmarks serve every community of the run, so
 an hourly run's requests follow the communities with news, not the number of
@@ -29,7 +31,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 
-from ...core.days import to_datetime
+from ...core.days import to_datetime, utc_now
 from ...core.engine import search_client
 from ...core.paging import chunks, search
 from ...membership.store import communities_by_record, latest_change_days
@@ -62,6 +64,8 @@ class Unchanged:
     """Aggregation name -> its bookmark (the day copied)."""
     snapshots: dict[str, dict]
     """Snapshot aggregation name -> its stored document at the bookmark."""
+    checked: datetime | None = None
+    """When its records were last checked for edits (the copies' ``timestamp``)."""
 
 
 def unchanged_communities(
@@ -101,6 +105,7 @@ def unchanged_communities(
             computed[cid] = min(moments)
     if computed:
         margin = edit_margin()
+        checked = utc_now()
         edits = latest_edits(min(computed.values()) - margin)
         latest: dict[str, datetime] = {}
         for record_id, communities in communities_by_record(edits).items():
@@ -110,6 +115,8 @@ def unchanged_communities(
             edited = latest.get(cid)
             if edited is not None and edited >= moment - margin:
                 del unchanged[cid]
+            else:
+                unchanged[cid].checked = checked
     return unchanged
 
 

@@ -249,6 +249,26 @@ def test_communities_without_news_are_copied_without_reads(site, full_run, monke
         for outcome in outcomes.values()
     )
     assert written == 6 * 6 * len(COMMUNITIES)  # six new days, six aggregations
+    # a copy says when its records were checked: the next run looks for edits from there
+    alias = get_aggregator("community-records-snapshot-added").alias
+    current_search_client.indices.refresh(index=alias)
+    stamps = {
+        hit["_source"]["snapshot_date"][:10]: hit["_source"]["timestamp"]
+        for hit in current_search_client.search(
+            index=alias,
+            body={
+                "query": {
+                    "ids": {
+                        "values": [
+                            f"{site.community_id('B')}-{day.isoformat()}"
+                            for day in (RUN_END, later)
+                        ]
+                    }
+                }
+            },
+        )["hits"]["hits"]
+    }
+    assert stamps[later.isoformat()] > stamps[RUN_END.isoformat()]
     assert_matches(site, Truth(site), end=later)
     # and after new settings, the next run computes again instead of copying
     from flask import current_app
