@@ -123,7 +123,12 @@ def _print_report(report, verbose: bool) -> None:
 )
 @click.option("--start-date", type=DAY, help="First day (default: each series' first day).")
 @click.option("--end-date", type=DAY, help="Last day (default: today, UTC).")
-@click.option("--eager", is_flag=True, help="Run here and now instead of as a Celery task.")
+@click.option(
+    "--eager",
+    is_flag=True,
+    help="Run here and now instead of as a Celery task (which "
+    "COMMUNITY_STATS_AGGREGATION_TASKS may split over several workers).",
+)
 @click.option(
     "--update-bookmark/--no-update-bookmark",
     default=True,
