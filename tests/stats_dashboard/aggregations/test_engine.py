@@ -49,6 +49,10 @@ class MemoryBookmarks:
     def set(self, name, community_id, day):
         self.values[name] = day
 
+    def set_many(self, name, days):
+        for community_id, day in days.items():
+            self.set(name, community_id, day)
+
 
 def test_window_and_bookmark_rules(app):
     from invenio_stats_dashboard.aggregations.registry import get_aggregator
