@@ -225,6 +225,7 @@ def counter_site(running_app, database, UserFixture):
             is_robot=event.robot,
             is_machine=event.machine,
         )
+        doc["updated_timestamp"] = event.moment  # indexed when it happened, long ago
         name = "download" if event.file else "view"
         actions.append({"_index": raw_index(name, event.moment[:7]), "_id": _id, "_source": doc})
     search_engine.helpers.bulk(current_search_client, actions, refresh=True)
