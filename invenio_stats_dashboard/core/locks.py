@@ -207,7 +207,7 @@ def held_locks(prefix: str, notice: Callable[[str], None] | None = None) -> list
     """
     client = redis_client()
     holders = []
-    for key in client.scan_iter(match=KEY_PREFIX + prefix + "*"):
+    for key in client.scan_iter(match=KEY_PREFIX + prefix + "*", count=1000):
         name = key.decode().removeprefix(KEY_PREFIX)
         if _take_over(name, notice):
             continue
@@ -220,7 +220,7 @@ def held_locks(prefix: str, notice: Callable[[str], None] | None = None) -> list
 def clear_locks(prefix: str) -> int:
     """Delete every lock named ``prefix...``; how many there were."""
     client = redis_client()
-    keys = list(client.scan_iter(match=KEY_PREFIX + prefix + "*"))
+    keys = list(client.scan_iter(match=KEY_PREFIX + prefix + "*", count=1000))
     return client.delete(*keys) if keys else 0
 
 
