@@ -29,23 +29,22 @@ import time
 
 from flask import current_app
 
-from ..core.bookmarks import AggregationBookmarks
 from ..core.days import parse_day
 from ..core.ids import GLOBAL
 from ..core.locks import LockHeld, lock_is_held, lock_timeout, run_lock
-from ..counter.aggregation import counter_enabled, run_counter
 from ..search.setup import ensure_search_setup
-from .registry import aggregators, batches
+from .registry import aggregators
 from .run import RunContext
 from .service import (
     LOCK_NAME,
     PART_LOCK_PREFIX,
     AggregationLocked,
-    RunReport,
     after_run,
     all_community_ids,
     clamp_end,
     prepare_run,
+    run_bookmarks,
+    run_units,
     warm_cache,
 )
 
@@ -120,24 +119,17 @@ def run_part(
             if lock_is_held(LOCK_NAME):
                 # a run's first step is under way: it queues parts of its own
                 return {"part": part, "skipped": "an aggregation run is starting"}
-            bookmarks = AggregationBookmarks()
-            bookmarks.preload(a.name for a in aggregators())
             ctx = RunContext(
                 start=parse_day(start_date),
                 end=end,
                 ignore_bookmark=ignore_bookmark,
                 update_bookmark=update_bookmark,
                 catchup_limit=catchup_limit,
-                bookmarks=bookmarks,
+                bookmarks=run_bookmarks(),
                 heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
                 keep_alive_callbacks=[renew],
             )
-            report = RunReport(community_ids=community_ids)
-            for members in batches(aggregators(names)):
-                report.results.update(type(members[0]).run_batch(members, ctx, community_ids))
-            if counter and counter_enabled():
-                report.counter = run_counter(ctx)
-            report.timings = ctx.timings
+            report = run_units(ctx, aggregators(names), community_ids, counter)
     except LockHeld as error:
         return {"part": part, "skipped": str(error)}
     after_run(report, warm=False)

@@ -153,11 +153,34 @@ def prepare_run(renew, notice=None) -> AggregationBookmarks:
         )
     checked_at: datetime = utc_now()
     _reconcile_membership(renew)
-    bookmarks = AggregationBookmarks()
-    bookmarks.preload(a.name for a in aggregators())
+    bookmarks = run_bookmarks()
     follow_history_changes(bookmarks, checked_at)
     follow_late_usage_events(bookmarks, checked_at)
     return bookmarks
+
+
+def run_bookmarks() -> AggregationBookmarks:
+    """Every aggregation's bookmarks, read at once (a run reads them after taking its lock)."""
+    bookmarks = AggregationBookmarks()
+    bookmarks.preload(a.name for a in aggregators())
+    return bookmarks
+
+
+def run_units(
+    ctx: RunContext,
+    chosen: list,
+    community_ids: list[str],
+    counter: bool,
+    notices: list[str] | None = None,
+) -> RunReport:
+    """Run the chosen aggregators' batches for the communities (and COUNTER if asked)."""
+    report = RunReport(community_ids=community_ids, notices=notices or [])
+    for members in batches(chosen):
+        report.results.update(type(members[0]).run_batch(members, ctx, community_ids))
+    if counter and counter_enabled():
+        report.counter = run_counter(ctx)
+    report.timings = ctx.timings
+    return report
 
 
 def run_aggregations(
@@ -199,13 +222,9 @@ def run_aggregations(
                 heartbeat_callbacks=[renew] + ([heartbeat] if heartbeat else []),
                 keep_alive_callbacks=[renew],
             )
-            report = RunReport(community_ids=ids, notices=notices)
-            for members in batches(chosen):
-                report.results.update(type(members[0]).run_batch(members, ctx, ids))
-            if names is None and community_ids is None and counter_enabled():
-                # COUNTER's item counts cover every community in one pass
-                report.counter = run_counter(ctx)
-            report.timings = ctx.timings
+            # COUNTER's item counts cover every community in one pass
+            counter = names is None and community_ids is None
+            report = run_units(ctx, chosen, ids, counter, notices)
     except LockHeld as error:
         raise AggregationLocked(f"Another aggregation run is in progress: {error}") from None
     after_run(report)
