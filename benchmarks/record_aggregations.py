@@ -25,9 +25,13 @@ Base phases, each in a child process (so its peak memory is its own):
 Scale phase (``--scales``, multiples of ``--records`` on a one-year site of 2024, the
 runs' earliest date set to its last 30 days: every record is read and counted, earlier
 days are folded onto the first, so the backfill is short): per scale, the global
-aggregation alone from scratch (its peak RSS: "global" holds every record), the
+aggregation alone from scratch (its peak RSS: "global" is the largest community), the
 backfill, then one new day (20 records in 5 communities): its time and requests.
 Printed with the 4x/1x ratios the targets are about.
+
+The records workspaces (``COMMUNITY_STATS_WORKSPACE_DIR``) live in a temporary folder
+per site: the "global" phase starts without one, the backfill writes them (the size of
+global's is printed) and the incremental run goes on from them, as on a site.
 
 Communities phase (``--community-counts``): sites of 2,000 records over 90 days with 20
 and 200 communities (earliest date: the site's first day); after the backfill, the same
@@ -53,9 +57,11 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from common import count_requests, ensure_database, make_app, peak_rss_mb, running_engine
 
@@ -378,7 +384,10 @@ def drop_measured_documents(last: date) -> None:
 
 
 def child_main(job: dict) -> None:
-    app = bench_app(COMMUNITY_STATS_EARLIEST_DATE=job.get("earliest") or START.isoformat())
+    app = bench_app(
+        COMMUNITY_STATS_EARLIEST_DATE=job.get("earliest") or START.isoformat(),
+        COMMUNITY_STATS_WORKSPACE_DIR=job["workspaces"],
+    )
     with app.app_context():
         print(json.dumps(run_phase(job)))
 
@@ -408,6 +417,8 @@ def print_result(phase: str, result: dict) -> None:
     print(f"  requests/document      {requests / max(documents, 1):10.4f}")
     print(f"  requests/community-day {requests / max(community_days, 1):10.4f}  (all six)")
     print(f"  peak RSS               {result['max_rss_mb']:10.0f} MB")
+    if "workspace_mb" in result:
+        print(f"  workspace of global    {result['workspace_mb']:10.1f} MB on disk")
     for name, seconds in sorted(result["timings"].items()):
         print(f"    {name:<40} {seconds:8.1f} s")
 
@@ -443,7 +454,16 @@ def on_site(
             "last": last.isoformat(),
             "earliest": (earliest or START).isoformat(),
         }
-        return {phase: run_child({**job, "phase": phase}) for phase in phases}
+        found = {}
+        with tempfile.TemporaryDirectory() as kept:
+            for phase in phases:
+                # "global" starts from nothing; the others keep their workspaces
+                folder = tempfile.mkdtemp(dir=kept) if phase == "global" else kept
+                found[phase] = run_child({**job, "phase": phase, "workspaces": folder})
+                workspace = Path(kept) / "global.sqlite"
+                if phase == "backfill" and workspace.exists():
+                    found[phase]["workspace_mb"] = workspace.stat().st_size / 2**20
+        return found
 
 
 def base(records: int, communities: int) -> None:

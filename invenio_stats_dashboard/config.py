@@ -31,6 +31,13 @@ COMMUNITY_STATS_RECORDS_EDIT_MARGIN = 300
 makes the next run read that community again (clock skew between hosts, indexing lag).
 Communities without news since their bookmarks are not read; their new days are copies."""
 
+COMMUNITY_STATS_WORKSPACE_DIR = "instance"
+"""Where the records aggregations keep each community's records between runs (one SQLite
+file per community; "global" about 1 KB per record): ``"instance"`` for
+``<instance path>/community-stats-workspaces``, a directory path, or ``""`` to read every
+community whole on every run (a temporary file). A run reads only the records written or
+edited since the last one. Local to each worker: a worker without the file reads whole."""
+
 COMMUNITY_STATS_SUBCOUNTS = {
     "resource_types": "all",
     "access_statuses": "all",

@@ -81,6 +81,18 @@ class MemberHistory:
     published: date | None = None
     _written: str = ""
 
+    def add(self, source: dict) -> None:
+        """Take one stored event; the record's dates come from its latest written event.
+
+        (A repair updates them all; a half-finished one never mixes old and new.)
+        """
+        self.changes.append(Change(to_datetime(source["event_date"]), source["event_type"]))
+        written = str(source.get("updated_timestamp") or source.get("timestamp") or "")
+        if written >= self._written:
+            self._written = written
+            self.created = day_of(source.get("record_created_date")) or self.created
+            self.published = day_of(source.get("record_published_date")) or self.published
+
 
 HISTORY_FIELDS = [
     "record_id",
@@ -93,13 +105,8 @@ HISTORY_FIELDS = [
 ]
 
 
-def community_history(community_id: str, page_size: int = 2000) -> dict[str, MemberHistory]:
-    """Every record's history in one community (``global`` included), by record id.
-
-    Record dates come from the record's most recently written event (a repair updates
-    them all; a half-finished one never mixes old and new).
-    """
-    found: dict[str, MemberHistory] = {}
+def community_events(community_id: str, page_size: int = 2000) -> Iterator[dict]:
+    """Every stored event of one community (``HISTORY_FIELDS``), in no order (a scroll)."""
     for hit in scroll_hits(
         search_client,
         indices.events_alias(),
@@ -108,17 +115,87 @@ def community_history(community_id: str, page_size: int = 2000) -> dict[str, Mem
         source=HISTORY_FIELDS,
         **_ABSENT_OK,
     ):
-        source = hit["_source"]
-        entry = found.get(source["record_id"])
-        if entry is None:
-            entry = found[source["record_id"]] = MemberHistory(changes=[])
-        entry.changes.append(Change(to_datetime(source["event_date"]), source["event_type"]))
-        written = str(source.get("updated_timestamp") or source.get("timestamp") or "")
-        if written >= entry._written:
-            entry._written = written
-            entry.created = day_of(source.get("record_created_date")) or entry.created
-            entry.published = day_of(source.get("record_published_date")) or entry.published
-    return found
+        yield hit["_source"]
+
+
+def member_histories(events: Iterable[dict]) -> Iterator[tuple[str, MemberHistory]]:
+    """``(record id, history)`` of events sorted (at least grouped) by record id."""
+    record_id, entry = None, None
+    for source in events:
+        if source["record_id"] != record_id:
+            if entry is not None:
+                yield record_id, entry
+            record_id, entry = source["record_id"], MemberHistory(changes=[])
+        entry.add(source)
+    if entry is not None:
+        yield record_id, entry
+
+
+def community_history(
+    community_id: str, record_ids: Iterable[str], page_size: int = 2000
+) -> Iterator[tuple[str, MemberHistory]]:
+    """The history of the given records in one community, record by record."""
+
+    def sources() -> Iterator[dict]:
+        for chunk in chunks(sorted(set(record_ids)), TERMS_CHUNK):
+            query = {
+                "bool": {
+                    "filter": [
+                        {"term": {"community_id": community_id}},
+                        {"terms": {"record_id": chunk}},
+                    ]
+                }
+            }
+            body = {"query": query, "sort": _HISTORY_SORT, "_source": HISTORY_FIELDS}
+            for page in search_after_pages(
+                search_client, indices.events_alias(), body, page_size, **_ABSENT_OK
+            ):
+                for hit in page:
+                    yield hit["_source"]
+
+    return member_histories(sources())
+
+
+def records_written_since(community_id: str, since: datetime) -> set[str]:
+    """Records with an event in the community written or changed at or after ``since``."""
+    if not history_exists():
+        return set()
+    query = {
+        "bool": {
+            "filter": [
+                {"term": {"community_id": community_id}},
+                {"range": {"updated_timestamp": {"gte": since.isoformat()}}},
+            ]
+        }
+    }
+    return {
+        bucket["key"]
+        for bucket in composite_buckets(
+            search_client, indices.events_alias(), "record_id", query=query
+        )
+    }
+
+
+def history_fingerprint(community_id: str) -> tuple[int, str]:
+    """The number of a community's stored events, and the identity of the history indices.
+
+    A copy of a community's history (the records aggregations keep one) is complete
+    while its events add up to this count in the same indices (an index deleted and
+    created again has a new identity).
+    """
+    if not history_exists():
+        return 0, ""
+    alias = indices.events_alias()
+    search_client.indices.refresh(index=alias)
+    count = search_client.count(
+        index=alias, body={"query": {"term": {"community_id": community_id}}}
+    )
+    found = search_client.indices.get(index=alias)
+    identity = ",".join(
+        f"{name}:{settings.get('settings', {}).get('index', {}).get('uuid', '')}"
+        for name, settings in sorted(found.items())
+    )
+    return int(count["count"]), identity
 
 
 def history_community_ids() -> list[str]:

@@ -1,17 +1,18 @@
 """The six records aggregations: delta and snapshot for the created, published and added bases.
 
 They run as one batch, community by community: one read of the community's membership
-history and one of its records' facts serve all six; each aggregation then walks its
-days in Python (:mod:`.engine`) and streams its documents through the bulk writer.
-Memory holds one community's records at a time. Communities with nothing new since
-their bookmarks are not read at all: their new days are copies (:mod:`.unchanged`).
+history and of its records' facts fills a temporary database (:mod:`.workspace`) that
+serves all six; each aggregation then streams its days' sums from it into documents
+through the bulk writer. Memory holds a page of records and a day's numbers, whatever
+the community's size. Communities with nothing new since their bookmarks are not read
+at all: their new days are copies (:mod:`.unchanged`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 
@@ -19,22 +20,12 @@ from ...core.bookmarks import AggregationBookmarks
 from ...core.bulk import bulk_write
 from ...core.days import day_period, days, to_datetime, utc_now
 from ...core.engine import search_client
-from ...core.ids import GLOBAL
 from ..registry import Aggregator, BatchedAggregator, doc_id, register
 from ..run import CommunityOutcome, RunContext, Window
 from ..subcounts import active, describe, top_limit
-from .engine import (
-    BASES,
-    DayChanges,
-    SnapshotState,
-    SubcountConfig,
-    day_changes,
-    delta_body,
-    walk_days,
-)
-from .facts import RecordFacts
-from .sources import load_facts, load_memberships
+from .engine import BASES, SubcountConfig, delta_body
 from .unchanged import Unchanged, settings_key, unchanged_communities
+from .workspace import RecordsWorkspace
 
 KINDS = ("delta", "snapshot")
 
@@ -105,19 +96,18 @@ class RecordsAggregator(BatchedAggregator):
                 continue
             began = time.monotonic()
             computed = utc_now()
-            memberships = load_memberships(community_id)
-            facts, labels = load_facts(memberships, list(kinds)) if memberships else ({}, {})
-            ctx.add_time("records: reads", time.monotonic() - began)
-            subcounts = subcounts_of(labels)
-            for aggregator in aggregators:
-                began = time.monotonic()
-                outcome = aggregator.aggregate_community(
-                    ctx, community_id, memberships, facts, subcounts, computed
-                )
-                if outcome is not None:
-                    results[aggregator.name][community_id] = outcome
-                    written.add(aggregator.alias)
-                ctx.add_time(aggregator.name, time.monotonic() - began)
+            with load_community(community_id, list(kinds), ctx) as workspace:
+                ctx.add_time("records: reads", time.monotonic() - began)
+                subcounts = subcounts_of(workspace.labels)
+                for aggregator in aggregators:
+                    began = time.monotonic()
+                    outcome = aggregator.aggregate_community(
+                        ctx, community_id, workspace, subcounts, computed
+                    )
+                    if outcome is not None:
+                        results[aggregator.name][community_id] = outcome
+                        written.add(aggregator.alias)
+                    ctx.add_time(aggregator.name, time.monotonic() - began)
             ctx.heartbeat()
         for alias in written:
             search_client.indices.refresh(index=alias)
@@ -129,26 +119,29 @@ class RecordsAggregator(BatchedAggregator):
         self,
         ctx: RunContext,
         community_id: str,
-        memberships: dict,
-        facts: dict[str, RecordFacts],
+        workspace: RecordsWorkspace,
         subcounts: SubcountConfig,
         computed: datetime,
     ) -> CommunityOutcome | None:
         """Write one community's documents for the run's window; None if nothing to do.
 
-        ``computed``: when the community's reads began (the documents' ``timestamp``).
+        ``workspace`` holds the community's records; ``computed``: when their reads
+        began (the documents' ``timestamp``).
         """
-        changes = day_changes(memberships, self.basis, community_id == GLOBAL, ctx.earliest)
-        window = ctx.window(self, community_id, changes.first_day)
+        first_day = workspace.first_day(self.basis)
+        window = ctx.window(self, community_id, first_day)
         if window is None:
             return None
-        if window.start <= changes.first_day:
-            self._delete_before(community_id, changes.first_day)
-        bodies = self._bodies(ctx, changes, facts, subcounts, window)
+        if window.start <= first_day:
+            self._delete_before(community_id, first_day)
+        bodies = self._bodies(ctx, workspace, subcounts, window)
         documents = bulk_write(
             self._documents(community_id, bodies, computed), chunk_size=bulk_size()
         )
-        return ctx.finish(self, community_id, window, documents)
+        outcome = ctx.finish(self, community_id, window, documents)
+        if self.kind == "snapshot":
+            workspace.keep_totals(self.basis, outcome.bookmark)
+        return outcome
 
     def copy_communities(
         self, ctx: RunContext, unchanged: dict[str, Unchanged], subcounts: SubcountConfig
@@ -162,7 +155,7 @@ class RecordsAggregator(BatchedAggregator):
             window = ctx.window(self, community_id, entry.bookmarks[self.name])
             if window is not None:
                 windows[community_id] = window
-        empty = delta_body([], [], {}, subcounts)
+        empty = delta_body([], subcounts)
 
         def actions() -> Iterator[dict]:
             for community_id, window in windows.items():
@@ -184,22 +177,25 @@ class RecordsAggregator(BatchedAggregator):
     def _bodies(
         self,
         ctx: RunContext,
-        changes: DayChanges,
-        facts: dict[str, RecordFacts],
+        workspace: RecordsWorkspace,
         subcounts: SubcountConfig,
         window: Window,
     ) -> Iterator[tuple[date, dict]]:
-        """``(day, metrics)`` of the window's days, walking the changes."""
-        state = SnapshotState(facts, subcounts) if self.kind == "snapshot" else None
-        cached = None
-        for day, entering, leaving, changed in walk_days(changes, state, window.start, window.end):
+        """``(day, metrics)`` of the window's days.
+
+        A snapshot keeps the totals of the window's last two days: one of them becomes
+        the bookmark, where the next run goes on from.
+        """
+        if self.kind == "delta":
+            bodies = workspace.delta_bodies(self.basis, window.start, window.end, subcounts)
+        else:
+            keep = {window.end, window.end - timedelta(days=1)}
+            bodies = workspace.snapshot_bodies(
+                self.basis, window.start, window.end, subcounts, keep
+            )
+        for day, body in bodies:
             ctx.keep_alive()
-            if self.kind == "delta":
-                yield day, delta_body(entering, leaving, facts, subcounts)
-            else:
-                if changed or cached is None:
-                    cached = state.body()
-                yield day, cached
+            yield day, body
 
     def _documents(
         self, community_id: str, bodies: Iterable[tuple[date, dict]], computed: datetime
@@ -246,6 +242,17 @@ class RecordsAggregator(BatchedAggregator):
             conflicts="proceed",
             refresh=True,
         )
+
+
+def load_community(community_id: str, keys: list[str], ctx: RunContext) -> RecordsWorkspace:
+    """The community's workspace, brought up to date (the batch's one read of its records)."""
+    workspace = RecordsWorkspace(community_id, keys, ctx.earliest)
+    try:
+        workspace.load(ctx.keep_alive)
+    except BaseException:
+        workspace.close()
+        raise
+    return workspace
 
 
 def current_settings() -> str:

@@ -1,10 +1,10 @@
-"""Pure computation of the records delta and snapshot series of one community.
+"""The counting rules of the records aggregations and the shape of their documents.
 
 Input: each member record's member days and dates (its membership history read by the
-one rule of :mod:`~invenio_stats_dashboard.membership.model`) and its
-:class:`RecordFacts`. Output: per day, the
-records entering and leaving the counts under a date basis, and the running state from
-which snapshot documents are built. No search requests happen here.
+one rule of :mod:`~invenio_stats_dashboard.membership.model`). Output: the intervals in
+which it counts under a date basis (:func:`counted_intervals`); the per-day sums over
+records that :mod:`.workspace` computes become delta bodies (:func:`delta_body`) and
+running snapshot totals (:class:`SnapshotTotals`). No search requests happen here.
 
 Counting rule (data model, "Date bases"): under basis B a record counts for a community
 on day d when d >= basis day and (d is inside one of its membership intervals
@@ -17,15 +17,13 @@ counts again. For "global" the added basis is the record's created day. Days bef
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from ...membership.model import Interval, day_intervals
 from ...membership.store import MemberHistory
 from ..subcounts import ranked
-from .facts import RecordFacts
 
 SPLITS = ("metadata_only", "with_files")
 BASES = ("created", "published", "added")
@@ -80,36 +78,6 @@ def counted_intervals(
     return result
 
 
-@dataclass
-class DayChanges:
-    """Records entering and leaving the counts, by day."""
-
-    entering: dict[date, list[str]] = field(default_factory=lambda: defaultdict(list))
-    leaving: dict[date, list[str]] = field(default_factory=lambda: defaultdict(list))
-
-    @property
-    def first_day(self) -> date | None:
-        """The series start: the first day a record enters."""
-        return min(self.entering) if self.entering else None
-
-    def days(self) -> list[date]:
-        """Every day with a change, sorted."""
-        return sorted(set(self.entering) | set(self.leaving))
-
-
-def day_changes(
-    memberships: dict[str, Membership], basis: str, is_global: bool, earliest: date
-) -> DayChanges:
-    """Index the entering / leaving days of every record under a basis."""
-    changes = DayChanges()
-    for record_id, membership in memberships.items():
-        for start, end in counted_intervals(membership, basis, is_global, earliest):
-            changes.entering[start].append(record_id)
-            if end is not None:
-                changes.leaving[end].append(record_id)
-    return changes
-
-
 # --------------------------------------------------------------------------- documents
 def _zero_split() -> dict[str, int]:
     return {"metadata_only": 0, "with_files": 0}
@@ -132,49 +100,62 @@ class SubcountConfig:
         return self.labels.get(key, {}).get(value) or value
 
 
-def delta_body(
-    entering: list[str],
-    leaving: list[str],
-    facts: dict[str, RecordFacts],
-    subcounts: SubcountConfig,
-) -> dict:
-    """Delta metrics of one day (without dates and ids)."""
-    body = {
+TOTAL = ""
+"""The ``key`` (and ``value``) of a row about all records rather than one subcount value."""
+
+UPLOADERS = "@uploaders"
+"""The ``key`` of a delta row counting the distinct owners of the records entering."""
+
+DIRECTIONS = ("added", "removed")
+
+
+@dataclass(slots=True)
+class DeltaRow:
+    """Records entering (direction 0) or leaving (1) on one day, of one split and group."""
+
+    key: str
+    value: str
+    direction: int
+    split: int
+    records: int
+    parents: int
+    """Distinct parents among these records."""
+    file_count: int
+    volume: int
+
+
+def _delta_item(value: str, label: str) -> dict:
+    return {
+        "id": value,
+        "label": label,
         "records": {"added": _zero_split(), "removed": _zero_split()},
         "parents": {"added": _zero_split(), "removed": _zero_split()},
         "files": {"added": _zero_files(), "removed": _zero_files()},
-        "uploaders": len({facts[r].owner for r in entering if facts[r].owner is not None}),
     }
+
+
+def delta_body(rows: Iterable[DeltaRow], subcounts: SubcountConfig) -> dict:
+    """Delta metrics of one day (without dates and ids) from that day's rows."""
+    body = _delta_item("", "")
+    del body["id"], body["label"]
+    body["uploaders"] = 0
     items: dict[str, dict[str, dict]] = {key: {} for key in subcounts.kinds}
-    parent_sets: dict[tuple, set] = defaultdict(set)
-    for direction, record_ids in (("added", entering), ("removed", leaving)):
-        for record_id in record_ids:
-            record = facts[record_id]
-            split = record.split
-            body["records"][direction][split] += 1
-            parent_sets[(None, None, direction, split)].add(record.parent)
-            count, volume = record.file_metrics()
-            body["files"][direction]["file_count"] += count
-            body["files"][direction]["data_volume"] += volume
-            for key in subcounts.kinds:
-                for value in record.values.get(key, ()):
-                    item = items[key].get(value)
-                    if item is None:
-                        item = items[key][value] = {
-                            "id": value,
-                            "label": subcounts.label(key, value),
-                            "records": {"added": _zero_split(), "removed": _zero_split()},
-                            "parents": {"added": _zero_split(), "removed": _zero_split()},
-                            "files": {"added": _zero_files(), "removed": _zero_files()},
-                        }
-                    item["records"][direction][split] += 1
-                    parent_sets[(key, value, direction, split)].add(record.parent)
-                    count, volume = record.file_metrics(key, value)
-                    item["files"][direction]["file_count"] += count
-                    item["files"][direction]["data_volume"] += volume
-    for (key, value, direction, split), parents in parent_sets.items():
-        target = body if key is None else items[key][value]
-        target["parents"][direction][split] = len(parents)
+    for row in rows:
+        if row.key == UPLOADERS:
+            body["uploaders"] = row.records
+            continue
+        if row.key == TOTAL:
+            target = body
+        else:
+            target = items[row.key].get(row.value)
+            if target is None:
+                label = subcounts.label(row.key, row.value)
+                target = items[row.key][row.value] = _delta_item(row.value, label)
+        direction, split = DIRECTIONS[row.direction], SPLITS[row.split]
+        target["records"][direction][split] += row.records
+        target["parents"][direction][split] += row.parents
+        target["files"][direction]["file_count"] += row.file_count
+        target["files"][direction]["data_volume"] += row.volume
     body["subcounts"] = {
         key: [
             item
@@ -193,76 +174,102 @@ def delta_body(
     return body
 
 
+@dataclass(slots=True)
+class SnapshotStep:
+    """How one group's totals change on one day (records of one split)."""
+
+    key: str
+    value: str
+    split: int
+    records: int
+    parents: int
+    """Change in distinct parents present (a parent is present while a version counts)."""
+    file_count: int
+    volume: int
+    uploaders: int
+    """Change in distinct owners present (``TOTAL`` rows only)."""
+
+
 class _Tally:
     """Member records, distinct parents and files of one group (all, or one value)."""
 
-    __slots__ = ("records", "parent_counts", "parents", "files")
+    __slots__ = ("records", "parents", "files")
 
     def __init__(self):
-        self.records = _zero_split()
-        self.parent_counts: Counter = Counter()
-        self.parents = _zero_split()
+        self.records = [0, 0]
+        self.parents = [0, 0]
         self.files = [0, 0]
-
-    def apply(self, split: str, parent: str, count: int, volume: int, sign: int) -> None:
-        self.records[split] += sign
-        key = (parent, split)
-        before = self.parent_counts[key]
-        after = before + sign
-        if after:
-            self.parent_counts[key] = after
-        else:
-            del self.parent_counts[key]
-        if before == 0 and after > 0:
-            self.parents[split] += 1
-        elif before > 0 and after == 0:
-            self.parents[split] -= 1
-        self.files[0] += sign * count
-        self.files[1] += sign * volume
 
     @property
     def total(self) -> int:
-        return self.records["metadata_only"] + self.records["with_files"]
+        return self.records[0] + self.records[1]
 
     def as_metrics(self) -> dict:
         return {
-            "records": dict(self.records),
-            "parents": dict(self.parents),
+            "records": dict(zip(SPLITS, self.records, strict=True)),
+            "parents": dict(zip(SPLITS, self.parents, strict=True)),
             "files": {"file_count": self.files[0], "data_volume": self.files[1]},
         }
 
 
-class SnapshotState:
-    """The member records of a community at the end of a day, as running tallies."""
+class SnapshotTotals:
+    """A community's totals at the end of a day, kept by applying each day's steps.
 
-    def __init__(self, facts: dict[str, RecordFacts], subcounts: SubcountConfig):
+    Holds one tally per subcount value present, never the records.
+    """
+
+    def __init__(self, subcounts: SubcountConfig):
         """Start empty."""
-        self.facts = facts
         self.subcounts = subcounts
         self.total = _Tally()
-        self.owners: Counter = Counter()
+        self.uploaders = 0
         self.values: dict[str, dict[str, _Tally]] = {key: {} for key in subcounts.kinds}
 
-    def apply(self, record_id: str, sign: int) -> None:
-        """Add (+1) or remove (-1) a member record."""
-        record = self.facts[record_id]
-        split = record.split
-        count, volume = record.file_metrics()
-        self.total.apply(split, record.parent, count, volume, sign)
-        if record.owner is not None:
-            self.owners[record.owner] += sign
-            if not self.owners[record.owner]:
-                del self.owners[record.owner]
-        for key in self.subcounts.kinds:
-            tallies = self.values[key]
-            for value in record.values.get(key, ()):
-                tally = tallies.get(value)
+    def apply(self, steps: Iterable[SnapshotStep], sign: int = 1) -> None:
+        """Apply one day's steps (``sign`` -1: take them back); drop emptied values."""
+        emptied = []
+        for step in steps:
+            if step.key == TOTAL:
+                tally = self.total
+                self.uploaders += sign * step.uploaders
+            else:
+                tallies = self.values.setdefault(step.key, {})
+                tally = tallies.get(step.value)
                 if tally is None:
-                    tally = tallies[value] = _Tally()
-                count, volume = record.file_metrics(key, value)
-                tally.apply(split, record.parent, count, volume, sign)
-                if tally.total == 0:
-                    del tallies[value]
+                    tally = tallies[step.value] = _Tally()
+                emptied.append((step.key, step.value))
+            tally.records[step.split] += sign * step.records
+            tally.parents[step.split] += sign * step.parents
+            tally.files[0] += sign * step.file_count
+            tally.files[1] += sign * step.volume
+        for key, value in emptied:
+            tally = self.values[key].get(value)
+            if tally is not None and tally.total == 0:
+                del self.values[key][value]
+
+    def dump(self) -> dict:
+        """The totals as plain data (kept between runs)."""
+        return {
+            "total": _tally_dump(self.total),
+            "uploaders": self.uploaders,
+            "values": {
+                key: {value: _tally_dump(tally) for value, tally in tallies.items()}
+                for key, tallies in self.values.items()
+            },
+        }
+
+    def restore(self, state: dict) -> None:
+        """Take the totals of :meth:`dump`."""
+        self.total = _tally_restore(state["total"])
+        self.uploaders = state["uploaders"]
+        for key, tallies in state["values"].items():
+            self.values[key] = {value: _tally_restore(t) for value, t in tallies.items()}
+
+    def copy(self) -> SnapshotTotals:
+        """An independent copy."""
+        twin = SnapshotTotals(self.subcounts)
+        twin.restore(self.dump())
+        return twin
 
     def body(self) -> dict:
         """Snapshot metrics (without dates and ids)."""
@@ -278,37 +285,16 @@ class SnapshotState:
             "total_records": metrics["records"],
             "total_parents": metrics["parents"],
             "total_files": metrics["files"],
-            "total_uploaders": len(self.owners),
+            "total_uploaders": self.uploaders,
             "subcounts": subcounts,
         }
 
 
-def _apply(state: SnapshotState, changes: DayChanges, day: date) -> None:
-    for record_id in changes.leaving.get(day, ()):
-        state.apply(record_id, -1)
-    for record_id in changes.entering.get(day, ()):
-        state.apply(record_id, +1)
+def _tally_dump(tally: _Tally) -> list[int]:
+    return [*tally.records, *tally.parents, *tally.files]
 
 
-def walk_days(
-    changes: DayChanges, state: SnapshotState | None, emit_from: date, emit_to: date
-) -> Iterator[tuple[date, list[str], list[str], bool]]:
-    """Apply changes day by day; yield ``(day, entering, leaving, changed)`` in the range.
-
-    Days before ``emit_from`` are applied silently (they build the state); ``state``
-    holds the end-of-day membership when a day is yielded. Without a state (deltas)
-    only the day lists are yielded.
-    """
-    change_days = changes.days()
-    position = 0
-    while state is not None and position < len(change_days) and change_days[position] < emit_from:
-        _apply(state, changes, change_days[position])
-        position += 1
-    day = emit_from
-    while day <= emit_to:
-        entering = changes.entering.get(day, [])
-        leaving = changes.leaving.get(day, [])
-        if state is not None:
-            _apply(state, changes, day)
-        yield day, entering, leaving, bool(entering or leaving)
-        day += timedelta(days=1)
+def _tally_restore(numbers: list[int]) -> _Tally:
+    tally = _Tally()
+    tally.records, tally.parents, tally.files = numbers[0:2], numbers[2:4], numbers[4:6]
+    return tally

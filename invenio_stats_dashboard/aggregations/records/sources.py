@@ -1,8 +1,9 @@
-"""Reads for the records aggregations: one community's history, its records' facts.
+"""Reads for the records aggregations: records' facts, records edited lately.
 
-Per community: one scroll over its membership events, then per page of its records
-one ``ids`` search of the records index (descriptive fields) and two SQL queries (files,
-whatever their access). Nothing is truncated. Per run: which records changed lately
+Per page of a community's records (its history is read by
+:func:`~invenio_stats_dashboard.membership.store.community_history`): one ``ids``
+search of the records index (descriptive fields) and two SQL queries (files, whatever
+their access). Nothing is truncated. Per run: which records changed lately
 (:func:`latest_edits`, paged over those records only).
 """
 
@@ -17,9 +18,7 @@ from ...core.days import to_datetime
 from ...core.engine import search_client
 from ...core.indices import records_alias
 from ...core.paging import chunks, search_after_pages
-from ...membership.store import community_history
 from ...record_facts import SOURCE_FIELDS, attach_database_files, record_facts
-from .engine import Membership, membership_of
 from .facts import RecordFacts, counting_facts, missing_facts
 
 
@@ -28,21 +27,12 @@ def page_size() -> int:
     return int(current_app.config.get("COMMUNITY_STATS_AGGREGATION_PAGE_SIZE") or 2000)
 
 
-def load_memberships(community_id: str) -> dict[str, Membership]:
-    """Every record's member days in one community (``global`` included)."""
-    return {
-        record_id: membership_of(history)
-        for record_id, history in community_history(community_id, page_size()).items()
-    }
-
-
 def load_facts(
-    record_ids: Iterable[str], keys: list[str]
-) -> tuple[dict[str, RecordFacts], dict[str, dict[str, str]]]:
-    """Counting facts of the given records (by UUID) and the labels of their values."""
+    record_ids: Iterable[str], keys: list[str], labels: dict[str, dict[str, str]]
+) -> dict[str, RecordFacts]:
+    """Counting facts of the given records (by UUID); adds their values' labels to ``labels``."""
     ids = sorted(set(record_ids))
     facts: dict[str, RecordFacts] = {}
-    labels: dict[str, dict[str, str]] = {}
     for chunk in chunks(ids, min(page_size(), 10000)):
         response = search_client.search(
             index=records_alias(),
@@ -59,7 +49,7 @@ def load_facts(
     for record_id in ids:
         if record_id not in facts:
             facts[record_id] = missing_facts(record_id)
-    return facts, labels
+    return facts
 
 
 EDITED_FIELD = "updated"

@@ -235,9 +235,11 @@ def test_communities_without_news_are_copied_without_reads(site, full_run, monke
     run_aggregations(end=RUN_END)  # earlier tests moved some bookmarks
     later = RUN_END + timedelta(days=6)
     read = []
-    real = records_module.load_memberships
+    real = records_module.load_community
     monkeypatch.setattr(
-        records_module, "load_memberships", lambda cid: read.append(cid) or real(cid)
+        records_module,
+        "load_community",
+        lambda cid, *args: read.append(cid) or real(cid, *args),
     )
     report = run_aggregations(end=later)
     monkeypatch.undo()
@@ -285,19 +287,45 @@ def test_communities_without_news_are_copied_without_reads(site, full_run, monke
     _back_to_run_end(site)
 
 
-def test_an_edited_record_is_read_again(site, full_run):
+def test_an_edited_record_is_read_again(site, full_run, monkeypatch):
     """A record edited since the last run: its communities and global are computed again
-    (their new days count its new facts); the others are copied."""
+    (their new days count its new facts); the others are copied. The kept workspaces
+    read that record only, and go on from the totals kept at the bookmarks."""
     from dataclasses import replace
+
+    from invenio_stats_dashboard.aggregations.records import workspace as workspace_module
 
     from .conftest import SITE_RECORDS
     from .expected import expected_documents
 
-    run_aggregations(end=RUN_END)
+    # every snapshot keeps its totals at RUN_END (earlier tests went further and back)
+    run_aggregations(end=RUN_END, ignore_bookmark=True)
     _edit_languages(site, "r2", ("eng",))  # r2 is in A (and global); it left B
+    loads, facts_read, summed = {}, [], []
+    real_load, real_facts = workspace_module.RecordsWorkspace.load, workspace_module.load_facts
+    real_sum = workspace_module._totals_sql
+
+    def load(self, *args):
+        loads[self.community_id] = real_load(self, *args)
+        return loads[self.community_id]
+
+    monkeypatch.setattr(workspace_module.RecordsWorkspace, "load", load)
+    monkeypatch.setattr(
+        workspace_module,
+        "load_facts",
+        lambda ids, *args: facts_read.extend(ids) or real_facts(ids, *args),
+    )
+    monkeypatch.setattr(
+        workspace_module, "_totals_sql", lambda scoped: summed.append(scoped) or real_sum(scoped)
+    )
     try:
         later = RUN_END + timedelta(days=3)
         run_aggregations(end=later)
+        monkeypatch.undo()
+        # A, global, and B (which r2 left: its history there is read too)
+        assert loads == dict.fromkeys([site.community_id(c) for c in "AB"] + ["global"], "changes")
+        assert set(facts_read) == {str(site.records["r2"].id)}
+        assert summed and all(summed)  # only the edited record's share was summed
         edited = [replace(r, languages=("eng",)) if r.key == "r2" else r for r in SITE_RECORDS]
         truth = Truth(site, records=edited)
         for kind, basis in RECORD_AGGREGATIONS:
@@ -364,3 +392,41 @@ def test_stats_follow_created_date_repairs(site, full_run, app):
     # A's created series now starts on 2024-01-03: the document of 2024-01-02 is gone
     docs = stored(get_aggregator("community-records-delta-created"), site.community_id("A"))
     assert min(docs) == date(2024, 1, 3)
+
+
+def test_a_workspace_that_does_not_add_up_is_read_again(site, full_run):
+    """Events deleted from the history (or written with an old stamp) make the next load
+    read the community whole; an unreadable file too."""
+    from invenio_stats_dashboard.aggregations.records.workspace import (
+        RecordsWorkspace,
+        workspace_dir,
+    )
+    from invenio_stats_dashboard.aggregations.run import earliest_date
+    from invenio_stats_dashboard.aggregations.subcounts import active
+    from invenio_stats_dashboard.core.indices import events_alias
+
+    run_aggregations(end=RUN_END)
+    kinds = list(active("COMMUNITY_STATS_SUBCOUNTS", usage=False))
+
+    def load() -> str:
+        with RecordsWorkspace("global", kinds, earliest_date()) as workspace:
+            return workspace.load()
+
+    assert load() == "changes"
+    hit = current_search_client.search(
+        index=events_alias(), body={"size": 1, "query": {"term": {"community_id": "global"}}}
+    )["hits"]["hits"][0]
+    current_search_client.delete(index=hit["_index"], id=hit["_id"], refresh=True)
+    try:
+        assert load() == "full"
+        assert load() == "changes"
+    finally:
+        # back with its old stamps: the count no longer adds up, so read whole again
+        current_search_client.index(
+            index=hit["_index"], id=hit["_id"], body=hit["_source"], refresh=True
+        )
+    assert load() == "full"
+    (workspace_dir() / "global.sqlite").write_bytes(b"not a database")
+    assert load() == "full"
+    assert load() == "changes"
+    run_aggregations(end=RUN_END)
