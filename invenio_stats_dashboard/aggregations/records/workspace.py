@@ -498,19 +498,26 @@ class RecordsWorkspace:
         params = {"basis": BASES.index(basis), "day": day.toordinal()}
         return [SnapshotStep(*row) for row in self.db.execute(_totals_sql(True), params)]
 
-    def totals_at(self, basis: str, day: date, subcounts: SubcountConfig) -> SnapshotTotals:
-        """Snapshot totals at the end of ``day``: the kept ones, or summed over everything."""
+    def starting_totals(
+        self, basis: str, first: date, subcounts: SubcountConfig
+    ) -> tuple[SnapshotTotals, date]:
+        """Totals to walk from towards ``first``, and the day after them.
+
+        The totals kept at an earlier bookmark (the days since follow from the steps;
+        copies of a community without news moved its bookmarks without reading it), or
+        else the sums over every record counted the day before ``first``.
+        """
         totals = SnapshotTotals(subcounts)
         row = self.db.execute(
-            "SELECT state FROM totals WHERE basis = ? AND day = ?",
-            (BASES.index(basis), day.toordinal()),
+            "SELECT day, state FROM totals WHERE basis = ? AND day < ? ORDER BY day DESC LIMIT 1",
+            (BASES.index(basis), first.toordinal()),
         ).fetchone()
         if row is not None:
-            totals.restore(json.loads(row[0]))
-            return totals
-        params = {"basis": BASES.index(basis), "day": day.toordinal()}
+            totals.restore(json.loads(row[1]))
+            return totals, date.fromordinal(row[0] + 1)
+        params = {"basis": BASES.index(basis), "day": first.toordinal() - 1}
         totals.apply(SnapshotStep(*row) for row in self.db.execute(_totals_sql(False), params))
-        return totals
+        return totals, first
 
     def keep_totals(self, basis: str, day: date | None) -> None:
         """Keep the totals of ``day`` (a snapshot bookmark) for the next run, if walked."""
@@ -560,25 +567,26 @@ class RecordsWorkspace:
     ) -> Iterator[tuple[date, dict]]:
         """``(day, snapshot metrics)`` of every day from ``first`` to ``last``.
 
-        Starts from the totals of the day before ``first``; the totals of the ``keep``
-        days are kept for :meth:`keep_totals`.
+        Starts from :meth:`starting_totals`; the totals of the ``keep`` days are kept
+        for :meth:`keep_totals`.
         """
         keep = set(keep)
-        totals = self.totals_at(basis, date.fromordinal(first.toordinal() - 1), subcounts)
+        totals, start = self.starting_totals(basis, first, subcounts)
         cursor = self.db.execute(
             _STEPS_SQL,
-            {"basis": BASES.index(basis), "first": first.toordinal(), "last": last.toordinal()},
+            {"basis": BASES.index(basis), "first": start.toordinal(), "last": last.toordinal()},
         )
         body = None
-        for ordinal, rows in _by_day(cursor, first, last):
+        for ordinal, rows in _by_day(cursor, start, last):
             if rows:
                 totals.apply(map(_step, rows))
                 body = None
             day = date.fromordinal(ordinal)
             if day in keep:
                 self.kept[(basis, day)] = totals.copy()
-            body = body or totals.body()
-            yield day, body
+            if day >= first:
+                body = body or totals.body()
+                yield day, body
 
 
 def _delta_row(row: tuple) -> DeltaRow:

@@ -107,6 +107,7 @@ def test_demo_site_statistics_match_brute_force(running_app, db, search_clear):
     reset_stats_indices()
     demo = build_demo_site(CONFIG)
     refresh_record_classes(RDMRecord)
+    builder_did_what_it_says(demo)
     # the job, as run-demo.sh runs it
     records_repair = RecordsHelper().update_record_created_dates()
     CommunitiesHelper().update_community_created_dates()
@@ -144,6 +145,40 @@ def test_demo_site_statistics_match_brute_force(running_app, db, search_clear):
     # a history rebuilt from scratch dates each join by the pinned rule: the accepted
     # request's time where one exists, else the record's created; never before created
     rebuilt_history_follows_the_rule(demo)
+
+
+def builder_did_what_it_says(demo) -> None:
+    """The site in the services is the one the builder reports (before the job runs)."""
+    from invenio_access.permissions import system_identity
+    from invenio_communities.proxies import current_communities
+    from invenio_rdm_records.proxies import current_rdm_records_service
+
+    summary = demo.summary()
+    assert summary["communities"] == CONFIG.communities
+    assert summary["migrated communities"] == CONFIG.migrated_communities
+    assert summary["records"] == CONFIG.records
+    assert summary["deletions"] == len(demo.deleted) == 1
+    communities = current_communities.service.search(system_identity, size=50)
+    group_ids = sorted(
+        c["custom_fields"]["kcr:commons_group_id"]
+        for c in communities
+        if c.get("custom_fields", {}).get("kcr:commons_group_id")
+    )
+    assert group_ids == ["1001", "1002"]
+    found = current_rdm_records_service.search(system_identity, params={"size": 100})
+    assert found.total == CONFIG.records - 1  # the deleted one is tombstoned
+    by_id = {hit["id"]: hit for hit in found}
+    assert set(by_id) == {r["id"] for r in demo.records} - set(demo.deleted)
+    for record_id, community_id in demo.added:
+        if record_id not in demo.deleted:
+            assert community_id in by_id[record_id]["parent"]["communities"]["ids"]
+    for record_id, community_id in demo.removed:
+        if record_id not in demo.deleted:
+            assert community_id not in by_id[record_id]["parent"]["communities"]["ids"]
+    for record in demo.records:
+        legacy = record.get("custom_fields", {}).get("hclegacy:groups_for_deposit")
+        if legacy and record["id"] in by_id:  # created in the site's days; the repair comes later
+            assert by_id[record["id"]]["created"][:10] >= CONFIG_START.isoformat()
 
 
 def rebuilt_history_follows_the_rule(demo) -> None:

@@ -290,7 +290,8 @@ def test_communities_without_news_are_copied_without_reads(site, full_run, monke
 def test_an_edited_record_is_read_again(site, full_run, monkeypatch):
     """A record edited since the last run: its communities and global are computed again
     (their new days count its new facts); the others are copied. The kept workspaces
-    read that record only, and go on from the totals kept at the bookmarks."""
+    read that record only, and go on from the totals kept at their last computed
+    bookmarks (two days of copies ago)."""
     from dataclasses import replace
 
     from invenio_stats_dashboard.aggregations.records import workspace as workspace_module
@@ -300,6 +301,8 @@ def test_an_edited_record_is_read_again(site, full_run, monkeypatch):
 
     # every snapshot keeps its totals at RUN_END (earlier tests went further and back)
     run_aggregations(end=RUN_END, ignore_bookmark=True)
+    copied = RUN_END + timedelta(days=2)
+    run_aggregations(end=copied)  # no news: copies
     _edit_languages(site, "r2", ("eng",))  # r2 is in A (and global); it left B
     loads, facts_read, summed = {}, [], []
     real_load, real_facts = workspace_module.RecordsWorkspace.load, workspace_module.load_facts
@@ -319,7 +322,7 @@ def test_an_edited_record_is_read_again(site, full_run, monkeypatch):
         workspace_module, "_totals_sql", lambda scoped: summed.append(scoped) or real_sum(scoped)
     )
     try:
-        later = RUN_END + timedelta(days=3)
+        later = copied + timedelta(days=3)
         run_aggregations(end=later)
         monkeypatch.undo()
         # A, global, and B (which r2 left: its history there is read too)
@@ -333,7 +336,7 @@ def test_an_edited_record_is_read_again(site, full_run, monkeypatch):
             for name in COMMUNITIES:
                 docs = stored(aggregator, site.community_id(name))
                 expected = expected_documents(truth, name, kind, basis, later)
-                for day in (RUN_END + timedelta(days=n) for n in (1, 2, 3)):
+                for day in (copied + timedelta(days=n) for n in (1, 2, 3)):
                     assert docs[day] == expected[day], (kind, basis, name, day)
         # the edit does change A's numbers (so copies would have been wrong)
         unedited = expected_documents(Truth(site), "A", "snapshot", "added", later)[later]

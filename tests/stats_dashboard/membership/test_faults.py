@@ -69,7 +69,7 @@ def assert_complete(site) -> None:
     assert len(ids) == len(set(ids)) == 13
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [2])
 def test_kill_9_at_a_batch_then_a_rerun_writes_the_rest(site, instance, fault_proxy, seed):
     killed_at_a_write(fault_proxy, instance, RUN, seed, 3)
     assert lock_is_held(BACKFILL_LOCK)
