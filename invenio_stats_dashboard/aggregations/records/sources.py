@@ -10,7 +10,7 @@ their access). Nothing is truncated. Per run: which records changed lately
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 
@@ -50,6 +50,16 @@ def load_facts(
         if record_id not in facts:
             facts[record_id] = missing_facts(record_id)
     return facts
+
+
+def edit_margin() -> timedelta:
+    """How much earlier than a run an edit or a history write still counts as news.
+
+    (``COMMUNITY_STATS_RECORDS_EDIT_MARGIN``: clock skew between hosts, indexing lag.)
+    """
+    return timedelta(
+        seconds=int(current_app.config.get("COMMUNITY_STATS_RECORDS_EDIT_MARGIN", 300))
+    )
 
 
 EDITED_FIELD = "updated"

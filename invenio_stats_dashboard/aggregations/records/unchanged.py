@@ -29,23 +29,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
-
 from ...core.days import to_datetime, utc_now
 from ...core.engine import search_client
 from ...core.paging import chunks, search
 from ...membership.store import communities_by_record, latest_change_days
 from ..registry import Aggregator, doc_id
 from ..run import RunContext
-from .sources import latest_edits
-
-
-def edit_margin() -> timedelta:
-    """How much earlier than a snapshot's computation an edit still counts as news."""
-    return timedelta(
-        seconds=int(current_app.config.get("COMMUNITY_STATS_RECORDS_EDIT_MARGIN", 300))
-    )
-
+from .sources import edit_margin, latest_edits
 
 SNAPSHOTS_PER_READ = 200
 """Stored snapshots per ``ids`` read (they can be large: "all" subcounts)."""

@@ -26,7 +26,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from itertools import groupby
 from pathlib import Path
 
@@ -55,7 +55,7 @@ from .engine import (
     delta_body,
     membership_of,
 )
-from .sources import latest_edits, load_facts, page_size
+from .sources import edit_margin, latest_edits, load_facts, page_size
 
 FORMAT = "1"
 """The layout of a workspace database; another layout is read again in full."""
@@ -249,11 +249,6 @@ def workspace_dir() -> Path | None:
     return Path(configured)
 
 
-def edit_margin_seconds() -> int:
-    """``COMMUNITY_STATS_RECORDS_EDIT_MARGIN``: look-back for edits and history writes."""
-    return int(current_app.config.get("COMMUNITY_STATS_RECORDS_EDIT_MARGIN", 300))
-
-
 @dataclass
 class _Rows:
     """Rows of a page of records for the workspace's tables."""
@@ -389,7 +384,7 @@ class RecordsWorkspace:
 
     def _load_changes(self, loaded: datetime, keep_alive: Callable[[], None]) -> bool:
         """Read again the records written or edited since ``loaded``; False: read all."""
-        since = loaded.replace(microsecond=0) - timedelta(seconds=edit_margin_seconds())
+        since = loaded.replace(microsecond=0) - edit_margin()
         touched = records_written_since(self.community_id, since)
         edited = list(latest_edits(since))
         db = self.db
