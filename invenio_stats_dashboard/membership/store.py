@@ -176,26 +176,26 @@ def records_written_since(community_id: str, since: datetime) -> set[str]:
     }
 
 
-def history_fingerprint(community_id: str) -> tuple[int, str]:
-    """The number of a community's stored events, and the identity of the history indices.
+def history_fingerprint(community_id: str) -> tuple[int, dict[str, str]]:
+    """The number of a community's stored events, and the history indices' identities.
 
     A copy of a community's history (the records aggregations keep one) is complete
-    while its events add up to this count in the same indices (an index deleted and
-    created again has a new identity).
+    while its events add up to this count and the indices it was read from are still
+    there with the same identity (an index deleted and created again has a new one; a
+    new year's index is new, not different).
     """
     if not history_exists():
-        return 0, ""
+        return 0, {}
     alias = indices.events_alias()
     search_client.indices.refresh(index=alias)
-    count = search_client.count(
-        index=alias, body={"query": {"term": {"community_id": community_id}}}
-    )
+    query = {"term": {"community_id": community_id}}
+    count = search_client.count(index=alias, body={"query": query})
     found = search_client.indices.get(index=alias)
-    identity = ",".join(
-        f"{name}:{settings.get('settings', {}).get('index', {}).get('uuid', '')}"
-        for name, settings in sorted(found.items())
-    )
-    return int(count["count"]), identity
+    identities = {
+        name: str(settings.get("settings", {}).get("index", {}).get("uuid", ""))
+        for name, settings in found.items()
+    }
+    return int(count["count"]), identities
 
 
 def history_community_ids() -> list[str]:

@@ -97,7 +97,7 @@ DELETE FROM scope_records; DELETE FROM scope_parents; DELETE FROM scope_owners;
 """
 
 _DELTA_SQL = """
-WITH moves AS (
+WITH moves AS MATERIALIZED (
     SELECT start AS day, 0 AS direction, record_id FROM counted
     WHERE basis = :basis AND start BETWEEN :first AND :last
     UNION ALL
@@ -122,14 +122,14 @@ ORDER BY 1
 """
 
 _STEPS_SQL = """
-WITH moves AS (
+WITH moves AS MATERIALIZED (
     SELECT start AS day, 1 AS sign, record_id FROM counted
     WHERE basis = :basis AND start BETWEEN :first AND :last
     UNION ALL
     SELECT stop, -1, record_id FROM counted
     WHERE basis = :basis AND stop BETWEEN :first AND :last
 ),
-member_moves AS (
+member_moves AS MATERIALIZED (
     SELECT m.day, m.sign, r.record_id, r.parent, r.owner, r.split, r.file_count, r.volume
     FROM moves m JOIN records r USING (record_id)
 ),
@@ -328,10 +328,12 @@ class RecordsWorkspace:
         fingerprint = history_fingerprint(self.community_id)
         meta = self._meta()
         how = "full"
+        kept_indices = json.loads(meta.get("indices") or "null")
         if (
             meta.get("format") == FORMAT
             and meta.get("settings") == self.settings
-            and meta.get("indices") == fingerprint[1]
+            and isinstance(kept_indices, dict)
+            and kept_indices.items() <= fingerprint[1].items()
             and meta.get("loaded")
         ):
             if self._load_changes(to_datetime(meta["loaded"]), keep_alive):
@@ -340,7 +342,8 @@ class RecordsWorkspace:
             how = "full"  # events deleted, or written with an old stamp: read again
         if how == "full":
             self._load_all(keep_alive)
-        self._set_meta(format=FORMAT, settings=self.settings, indices=fingerprint[1], loaded=began)
+        indices = json.dumps(fingerprint[1])
+        self._set_meta(format=FORMAT, settings=self.settings, indices=indices, loaded=began)
         self.labels = json.loads(self._meta().get("labels") or "{}")
         return how
 

@@ -416,6 +416,14 @@ def test_a_workspace_that_does_not_add_up_is_read_again(site, full_run):
             return workspace.load()
 
     assert load() == "changes"
+    # a new year's index is new, not different
+    new_year = f"{events_alias()}-2099"
+    current_search_client.indices.create(index=new_year)
+    try:
+        assert new_year in current_search_client.indices.get(index=events_alias())
+        assert load() == "changes"
+    finally:
+        current_search_client.indices.delete(index=new_year)
     hit = current_search_client.search(
         index=events_alias(), body={"size": 1, "query": {"term": {"community_id": "global"}}}
     )["hits"]["hits"][0]
