@@ -33,7 +33,7 @@ Communities without news since their bookmarks are not read; their new days are 
 
 COMMUNITY_STATS_WORKSPACE_DIR = "instance"
 """Where the records aggregations keep each community's records between runs (one SQLite
-file per community; "global" about 1 KB per record): ``"instance"`` for
+file per community; about 2 KB per record of each): ``"instance"`` for
 ``<instance path>/community-stats-workspaces``, a directory path, or ``""`` to read every
 community whole on every run (a temporary file). A run reads only the records written or
 edited since the last one. Local to each worker: a worker without the file reads whole."""
