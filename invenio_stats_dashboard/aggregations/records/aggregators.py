@@ -24,6 +24,7 @@ from ..registry import Aggregator, BatchedAggregator, doc_id, register
 from ..run import CommunityOutcome, RunContext, Window
 from ..subcounts import active, describe, top_limit
 from .engine import BASES, SubcountConfig, delta_body
+from .sources import RecentEdits
 from .unchanged import Unchanged, settings_key, unchanged_communities
 from .workspace import RecordsWorkspace
 
@@ -91,12 +92,13 @@ class RecordsAggregator(BatchedAggregator):
                 ctx.add_time(aggregator.name, time.monotonic() - began)
             for _ in quiet:
                 ctx.heartbeat()
+        edits = RecentEdits()
         for community_id in community_ids:
             if community_id in quiet:
                 continue
             began = time.monotonic()
             computed = utc_now()
-            with load_community(community_id, list(kinds), ctx) as workspace:
+            with load_community(community_id, list(kinds), ctx, edits) as workspace:
                 ctx.add_time("records: reads", time.monotonic() - began)
                 subcounts = subcounts_of(workspace.labels)
                 for aggregator in aggregators:
@@ -244,9 +246,11 @@ class RecordsAggregator(BatchedAggregator):
         )
 
 
-def load_community(community_id: str, keys: list[str], ctx: RunContext) -> RecordsWorkspace:
+def load_community(
+    community_id: str, keys: list[str], ctx: RunContext, edits: RecentEdits
+) -> RecordsWorkspace:
     """The community's workspace, brought up to date (the batch's one read of its records)."""
-    workspace = RecordsWorkspace(community_id, keys, ctx.earliest)
+    workspace = RecordsWorkspace(community_id, keys, ctx.earliest, edits)
     try:
         workspace.load(ctx.keep_alive)
     except BaseException:

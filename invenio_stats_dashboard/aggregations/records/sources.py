@@ -88,3 +88,21 @@ def latest_edits(since: datetime) -> dict[str, datetime]:
         )
         for hit in page
     }
+
+
+class RecentEdits:
+    """:func:`latest_edits` read once for a run's workspaces (each asks from its own moment).
+
+    A later moment is answered from the records already read; an earlier one reads again.
+    """
+
+    def __init__(self):
+        """Nothing read yet."""
+        self.read_since: datetime | None = None
+        self.found: dict[str, datetime] = {}
+
+    def since(self, moment: datetime) -> set[str]:
+        """Records edited at or after ``moment``."""
+        if self.read_since is None or moment < self.read_since:
+            self.found, self.read_since = latest_edits(moment), moment
+        return {record_id for record_id, edited in self.found.items() if edited >= moment}

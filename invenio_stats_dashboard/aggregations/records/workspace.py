@@ -55,7 +55,7 @@ from .engine import (
     delta_body,
     membership_of,
 )
-from .sources import edit_margin, latest_edits, load_facts, page_size
+from .sources import RecentEdits, edit_margin, load_facts, page_size
 
 FORMAT = "1"
 """The layout of a workspace database; another layout is read again in full."""
@@ -121,7 +121,10 @@ GROUP BY m.day
 ORDER BY 1
 """
 
-_STEPS_SQL = """
+_COUNTED_BEFORE = "c.basis = :basis AND c.start < :first AND (c.stop IS NULL OR c.stop >= :first)"
+"""A ``counted`` row ``c`` in which its record counts on the day before ``:first``."""
+
+_STEPS_SQL = f"""
 WITH moves AS MATERIALIZED (
     SELECT start AS day, 1 AS sign, record_id FROM counted
     WHERE basis = :basis AND start BETWEEN :first AND :last
@@ -138,7 +141,7 @@ parents_before AS (
     FROM (SELECT DISTINCT parent FROM member_moves) p
     JOIN records r ON r.parent = p.parent
     JOIN counted c ON c.record_id = r.record_id
-    WHERE c.basis = :basis AND c.start < :first AND (c.stop IS NULL OR c.stop >= :first)
+    WHERE {_COUNTED_BEFORE}
 ),
 parent_moves AS (
     SELECT '' AS key, '' AS value, parent, split, day, SUM(sign) AS moved
@@ -165,7 +168,7 @@ owners_before AS (
     FROM (SELECT DISTINCT owner FROM member_moves WHERE owner IS NOT NULL) o
     JOIN records r ON r.owner = o.owner
     JOIN counted c ON c.record_id = r.record_id
-    WHERE c.basis = :basis AND c.start < :first AND (c.stop IS NULL OR c.stop >= :first)
+    WHERE {_COUNTED_BEFORE}
 ),
 owner_moves AS (
     SELECT owner, day, SUM(sign) AS moved FROM member_moves
@@ -262,9 +265,19 @@ class _Rows:
 class RecordsWorkspace:
     """The database of one community's records (kept on disk, or temporary)."""
 
-    def __init__(self, community_id: str, keys: list[str], earliest: date):
-        """Open (or create) the community's database for these subcount keys."""
+    def __init__(
+        self,
+        community_id: str,
+        keys: list[str],
+        earliest: date,
+        edits: RecentEdits | None = None,
+    ):
+        """Open (or create) the community's database for these subcount keys.
+
+        ``edits``: the run's reads of the records edited lately, shared by its workspaces.
+        """
         self.community_id = community_id
+        self.edits = edits or RecentEdits()
         self.settings = json.dumps({"keys": sorted(keys), "earliest": earliest.isoformat()})
         self.keys = keys
         self.earliest = earliest
@@ -389,7 +402,7 @@ class RecordsWorkspace:
         """Read again the records written or edited since ``loaded``; False: read all."""
         since = loaded.replace(microsecond=0) - edit_margin()
         touched = records_written_since(self.community_id, since)
-        edited = list(latest_edits(since))
+        edited = sorted(self.edits.since(since))
         db = self.db
         db.executescript(_SCOPE)
         for chunk in chunks(edited, 1000):
