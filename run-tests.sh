@@ -22,5 +22,14 @@ log "ruff"
 "$VENV/bin/ruff" format --check . >/dev/null || { "$VENV/bin/ruff" format --diff . | head -50; exit 1; }
 log "docs (mkdocs build --strict)"
 "$VENV/bin/mkdocs" build --strict --quiet -d "$STACK/site"
-log "pytest"
-exec "$VENV/bin/pytest" "$@"
+# Two pytest-xdist workers by default, one test file at a time each (a file shares its
+# app, database and site; each worker has its own database, Redis dbs and embedded
+# engine); TEST_WORKERS=1 runs everything in one process, as does a search engine named
+# by INVENIO_SEARCH_HOSTS / SEARCH_HOSTS (the workers would share its indices).
+default_workers=2
+if [ -n "${INVENIO_SEARCH_HOSTS:-}${SEARCH_HOSTS:-}" ]; then default_workers=1; fi
+workers=${TEST_WORKERS:-$default_workers}
+parallel=()
+if [ "$workers" != 1 ]; then parallel=(-n "$workers" --dist loadfile --no-loadscope-reorder); fi
+log "pytest ($workers worker(s))"
+exec "$VENV/bin/pytest" "${parallel[@]}" "$@"

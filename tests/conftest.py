@@ -21,6 +21,29 @@ os.environ.setdefault(
     "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/invenio_stats_test"
 )
 os.environ.setdefault("CACHE_REDIS_URL", "redis://127.0.0.1:6379/2")
+
+
+def _per_worker_services() -> None:
+    """Give each pytest-xdist worker after the first its own database and Redis dbs.
+
+    Worker ``gwN`` (N >= 1) uses ``<database>_gwN`` and Redis dbs 10 * N above the
+    configured ones (modulo 16): ``run-tests.sh`` runs two workers, so the second one uses
+    ``invenio_stats_test_gw1`` and Redis dbs 12 and 13. Children (``invenio`` processes,
+    Celery workers) inherit the environment, hence the same services.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = int(worker.removeprefix("gw") or 0)
+    if number == 0 or os.environ.get("_STATS_TEST_WORKER") == worker:
+        return
+    os.environ["_STATS_TEST_WORKER"] = worker
+    os.environ["SQLALCHEMY_DATABASE_URI"] += f"_{worker}"
+    base, db = os.environ["CACHE_REDIS_URL"].rsplit("/", 1)
+    cache_db = (int(db) + 10 * number) % 16
+    os.environ["CACHE_REDIS_URL"] = f"{base}/{cache_db}"
+    os.environ["STATS_CACHE_REDIS_URL"] = f"{base}/{(cache_db + 1) % 16}"
+
+
+_per_worker_services()
 os.environ.setdefault(
     "STATS_CACHE_REDIS_URL", os.environ["CACHE_REDIS_URL"].rsplit("/", 1)[0] + "/3"
 )
@@ -32,13 +55,30 @@ from invenio_record_importer_kcworks.custom_fields import (  # noqa: E402
     kc_custom_fields_config,
     put_custom_field_mappings,
 )
-from invenio_stats_dashboard.core.indices import refresh_record_classes
+from invenio_stats_dashboard.core.indices import refresh_record_classes  # noqa: E402
 from invenio_stats_dashboard.demo import factories  # noqa: E402
 from invenio_stats_dashboard.demo.config import embedded_engine_config  # noqa: E402
 from invenio_stats_dashboard.demo.vocabularies import load_minimal_vocabularies  # noqa: E402
 
 TEST_INDEX_PREFIX = os.environ.get("TEST_SEARCH_INDEX_PREFIX", "site1-")
 """The ``SEARCH_INDEX_PREFIX`` of the test sites."""
+
+
+FIRST_MODULES = (
+    "tests/stats_dashboard/aggregations/test_faults.py",
+    "tests/test_demo_script.py",
+    "tests/record_importer/test_faults.py",
+    "tests/stats_dashboard/usage_events/test_faults.py",
+    "tests/stats_dashboard/membership/test_faults.py",
+    "tests/record_importer/test_cli.py",
+)
+"""The longest modules (minutes each): run first, so that two workers finish together."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Put the longest modules first (``run-tests.sh`` keeps this order across workers)."""
+    rank = {path: number for number, path in enumerate(FIRST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def _hosts_from_env() -> list | None:
