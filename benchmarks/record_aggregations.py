@@ -38,6 +38,9 @@ and 200 communities (earliest date: the site's first day); after the backfill, t
 new day (20 records in the first 5 communities): the incremental run's search requests
 at each count and their ratio.
 
+``BENCH_PROFILE=<path prefix>`` runs each phase's child under cProfile and writes
+``<prefix>-<phase>.prof``.
+
 The cache warm-up queued after a run (a Celery task of its own on a site; eager here) is
 switched off, so the figures are the aggregation's own.
 
@@ -389,7 +392,16 @@ def child_main(job: dict) -> None:
         COMMUNITY_STATS_WORKSPACE_DIR=job["workspaces"],
     )
     with app.app_context():
-        print(json.dumps(run_phase(job)))
+        profile = os.environ.get("BENCH_PROFILE")
+        if not profile:
+            print(json.dumps(run_phase(job)))
+            return
+        import cProfile
+
+        with cProfile.Profile() as profiler:
+            result = run_phase(job)
+        profiler.dump_stats(f"{profile}-{job['phase']}.prof")
+        print(json.dumps(result))
 
 
 def run_child(job: dict) -> dict:
