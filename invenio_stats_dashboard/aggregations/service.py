@@ -15,12 +15,11 @@ from flask import current_app
 
 from ..core.bookmarks import AggregationBookmarks
 from ..core.days import parse_day, utc_now, utc_today
-from ..core.ids import GLOBAL
 from ..core.locks import LockHeld, held_locks, lock_is_held, lock_timeout, run_lock
 from ..counter.aggregation import counter_enabled, run_counter
-from ..membership.store import history_community_ids
 from ..proxies import DISABLED_MESSAGE, current_stats_dashboard
 from ..search.setup import ensure_search_setup
+from .community_list import all_community_ids
 from .registry import aggregators, batches
 from .rewinds import follow_history_changes, follow_late_usage_events
 from .run import CommunityOutcome, RunCancelled, RunContext
@@ -66,11 +65,6 @@ def check_may_run(force: bool = False) -> bool:
 def scheduled_catchup_limit() -> int:
     """``COMMUNITY_STATS_CATCHUP_INTERVAL``: new days per series in one scheduled run."""
     return int(current_app.config.get("COMMUNITY_STATS_CATCHUP_INTERVAL") or 0)
-
-
-def all_community_ids() -> list[str]:
-    """The "global" series and every community with a membership history."""
-    return [GLOBAL, *(c for c in history_community_ids() if c != GLOBAL)]
 
 
 def aggregation_lock_held() -> bool:

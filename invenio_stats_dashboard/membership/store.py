@@ -176,6 +176,28 @@ def records_written_since(community_id: str, since: datetime) -> set[str]:
     }
 
 
+def history_indices() -> dict[str, str]:
+    """The history indices' identities (name -> uuid).
+
+    An index deleted and created again has a new identity; a new year's index is a new
+    name, not a different one.
+    """
+    found = search_client.indices.get(index=indices.events_alias())
+    return {
+        name: str(settings.get("settings", {}).get("index", {}).get("uuid", ""))
+        for name, settings in found.items()
+    }
+
+
+def history_events_before(moment: datetime) -> int:
+    """How many stored events were last written before ``moment``."""
+    if not history_exists():
+        return 0
+    query = {"range": {"updated_timestamp": {"lt": moment.isoformat()}}}
+    found = search_client.count(index=indices.events_alias(), body={"query": query})
+    return int(found["count"])
+
+
 def history_fingerprint(community_id: str) -> tuple[int, dict[str, str]]:
     """The number of a community's stored events, and the history indices' identities.
 
@@ -190,21 +212,24 @@ def history_fingerprint(community_id: str) -> tuple[int, dict[str, str]]:
     search_client.indices.refresh(index=alias)
     query = {"term": {"community_id": community_id}}
     count = search_client.count(index=alias, body={"query": query})
-    found = search_client.indices.get(index=alias)
-    identities = {
-        name: str(settings.get("settings", {}).get("index", {}).get("uuid", ""))
-        for name, settings in found.items()
-    }
-    return int(count["count"]), identities
+    return int(count["count"]), history_indices()
 
 
-def history_community_ids() -> list[str]:
-    """Every community id present in the history (``global`` included), sorted."""
+def history_community_ids(since: datetime | None = None) -> list[str]:
+    """Every community id present in the history (``global`` included), sorted.
+
+    ``since``: only those with an event written at or after that moment.
+    """
     if not history_exists():
         return []
+    query = None
+    if since is not None:
+        query = {"range": {"updated_timestamp": {"gte": since.isoformat()}}}
     return sorted(
         bucket["key"]
-        for bucket in composite_buckets(search_client, indices.events_alias(), "community_id")
+        for bucket in composite_buckets(
+            search_client, indices.events_alias(), "community_id", query=query
+        )
     )
 
 

@@ -136,19 +136,27 @@ member_moves AS MATERIALIZED (
     SELECT m.day, m.sign, r.record_id, r.parent, r.owner, r.split, r.file_count, r.volume
     FROM moves m JOIN records r USING (record_id)
 ),
+shared_parents AS MATERIALIZED (
+    SELECT r.parent FROM (SELECT DISTINCT parent FROM member_moves) p
+    CROSS JOIN records r INDEXED BY records_parent ON r.parent = p.parent
+    GROUP BY r.parent HAVING COUNT(*) > 1
+),
 parents_before AS (
     SELECT r.record_id, r.parent, r.split
-    FROM (SELECT DISTINCT parent FROM member_moves) p
-    JOIN records r ON r.parent = p.parent
-    JOIN counted c ON c.record_id = r.record_id
+    FROM shared_parents p
+    CROSS JOIN records r INDEXED BY records_parent ON r.parent = p.parent
+    CROSS JOIN counted c INDEXED BY counted_record ON c.record_id = r.record_id
     WHERE {_COUNTED_BEFORE}
+),
+shared_moves AS MATERIALIZED (
+    SELECT * FROM member_moves WHERE parent IN shared_parents
 ),
 parent_moves AS (
     SELECT '' AS key, '' AS value, parent, split, day, SUM(sign) AS moved
-    FROM member_moves GROUP BY parent, split, day
+    FROM shared_moves GROUP BY parent, split, day
     UNION ALL
     SELECT v.key, v.value, m.parent, m.split, m.day, SUM(m.sign)
-    FROM member_moves m JOIN record_values v USING (record_id)
+    FROM shared_moves m JOIN record_values v USING (record_id)
     GROUP BY v.key, v.value, m.parent, m.split, m.day
     UNION ALL
     SELECT '', '', parent, split, :first - 1, COUNT(*) FROM parents_before
@@ -166,8 +174,8 @@ parent_counts AS (
 owners_before AS (
     SELECT r.owner
     FROM (SELECT DISTINCT owner FROM member_moves WHERE owner IS NOT NULL) o
-    JOIN records r ON r.owner = o.owner
-    JOIN counted c ON c.record_id = r.record_id
+    CROSS JOIN records r INDEXED BY records_owner ON r.owner = o.owner
+    CROSS JOIN counted c INDEXED BY counted_record ON c.record_id = r.record_id
     WHERE {_COUNTED_BEFORE}
 ),
 owner_moves AS (
@@ -180,14 +188,18 @@ owner_counts AS (
     SELECT day, moved, SUM(moved) OVER (PARTITION BY owner ORDER BY day) AS now
     FROM owner_moves
 ),
+own_moves AS MATERIALIZED (
+    SELECT *, parent NOT IN shared_parents AS alone FROM member_moves
+),
 steps AS (
-    SELECT day, '' AS key, '' AS value, split, SUM(sign) AS records, 0 AS parents,
-           SUM(sign * file_count) AS file_count, SUM(sign * volume) AS volume, 0 AS uploaders
-    FROM member_moves GROUP BY day, split
+    SELECT day, '' AS key, '' AS value, split, SUM(sign) AS records,
+           SUM(sign * alone) AS parents, SUM(sign * file_count) AS file_count,
+           SUM(sign * volume) AS volume, 0 AS uploaders
+    FROM own_moves GROUP BY day, split
     UNION ALL
-    SELECT m.day, v.key, v.value, m.split, SUM(m.sign), 0,
+    SELECT m.day, v.key, v.value, m.split, SUM(m.sign), SUM(m.sign * m.alone),
            SUM(m.sign * v.file_count), SUM(m.sign * v.volume), 0
-    FROM member_moves m JOIN record_values v USING (record_id)
+    FROM own_moves m JOIN record_values v USING (record_id)
     GROUP BY m.day, v.key, v.value, m.split
     UNION ALL
     SELECT day, key, value, split, 0, SUM((now > 0) - (now - moved > 0)), 0, 0, 0
@@ -203,42 +215,53 @@ GROUP BY day, key, value, split
 HAVING SUM(records) OR SUM(parents) OR SUM(file_count) OR SUM(volume) OR SUM(uploaders)
 ORDER BY day
 """
-"""Per day of ``[first, last]``: how each group's totals change. Presence counts of the
-parents and owners that move start from their records counted the day before."""
+"""Per day of ``[first, last]``: how each group's totals change. A parent with one record
+in the workspace is present exactly when its record counts, so its presence steps are
+its record's; the presence counts of the parents shared by several records, and of the
+owners, that move start from their records counted the day before."""
 
 
 def _totals_sql(scoped: bool) -> str:
     """Totals at the end of ``:day``, of everything or of the scope tables' share.
 
     Scoped: records and files of the ``scope_records``, distinct parents among the
-    ``scope_parents``, distinct owners among the ``scope_owners``.
+    ``scope_parents``, distinct owners among the ``scope_owners``. Those read the scope
+    first (``CROSS JOIN`` keeps SQLite's order) and only their records' intervals, so
+    the cost follows the scope, not the community.
     """
     counted = "c.basis = :basis AND c.start <= :day AND (c.stop IS NULL OR c.stop > :day)"
     if scoped:
-        sources = {
-            "counts": "scope_records s JOIN records r ON r.record_id = s.record_id",
-            "parents": "scope_parents s JOIN records r ON r.parent = s.parent",
-            "owners": "scope_owners s JOIN records r ON r.owner = s.owner",
-        }
+        on = (
+            "CROSS JOIN counted c INDEXED BY counted_record"
+            f" ON c.record_id = r.record_id AND {counted}"
+        )
+        counts = f"scope_records s CROSS JOIN records r ON r.record_id = s.record_id {on}"
+        parents = (
+            f"scope_parents s CROSS JOIN records r INDEXED BY records_parent"
+            f" ON r.parent = s.parent {on}"
+        )
+        # an owner counts once one of their records does: no need to see them all
+        owners = f"""
+SELECT '', '', 0, 0, 0, 0, 0, COUNT(*) FROM scope_owners s
+WHERE EXISTS (SELECT 1 FROM records r INDEXED BY records_owner {on} WHERE r.owner = s.owner)"""
     else:
-        sources = dict.fromkeys(("counts", "parents", "owners"), "records r")
-    on = f"JOIN counted c ON c.record_id = r.record_id AND {counted}"
-    values = "JOIN record_values v ON v.record_id = r.record_id"
+        counts = parents = f"records r JOIN counted c ON c.record_id = r.record_id AND {counted}"
+        owners = f"""
+SELECT '', '', 0, 0, 0, 0, 0, COUNT(DISTINCT r.owner) FROM {counts} WHERE r.owner IS NOT NULL"""
+    values = f"{'CROSS ' if scoped else ''}JOIN record_values v ON v.record_id = r.record_id"
     return f"""
 SELECT '', '', r.split, COUNT(*), 0, SUM(r.file_count), SUM(r.volume), 0
-FROM {sources["counts"]} {on} GROUP BY r.split
+FROM {counts} GROUP BY r.split
 UNION ALL
 SELECT v.key, v.value, r.split, COUNT(*), 0, SUM(v.file_count), SUM(v.volume), 0
-FROM {sources["counts"]} {on} {values} GROUP BY v.key, v.value, r.split
+FROM {counts} {values} GROUP BY v.key, v.value, r.split
 UNION ALL
 SELECT '', '', r.split, 0, COUNT(DISTINCT r.parent), 0, 0, 0
-FROM {sources["parents"]} {on} GROUP BY r.split
+FROM {parents} GROUP BY r.split
 UNION ALL
 SELECT v.key, v.value, r.split, 0, COUNT(DISTINCT r.parent), 0, 0, 0
-FROM {sources["parents"]} {on} {values} GROUP BY v.key, v.value, r.split
-UNION ALL
-SELECT '', '', 0, 0, 0, 0, 0, COUNT(DISTINCT r.owner)
-FROM {sources["owners"]} {on} WHERE r.owner IS NOT NULL
+FROM {parents} {values} GROUP BY v.key, v.value, r.split
+UNION ALL{owners}
 """
 
 

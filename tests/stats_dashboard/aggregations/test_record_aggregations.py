@@ -1,5 +1,6 @@
 """The six records aggregations against brute-force expectations, field by field."""
 
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -395,6 +396,53 @@ def test_stats_follow_created_date_repairs(site, full_run, app):
     # A's created series now starts on 2024-01-03: the document of 2024-01-02 is gone
     docs = stored(get_aggregator("community-records-delta-created"), site.community_id("A"))
     assert min(docs) == date(2024, 1, 3)
+
+
+def test_the_community_list_follows_the_events_written(site, full_run):
+    """A run lists the history's communities whole once, then from the events written
+    since; deleted events, an index gone and an unreadable file list them whole again.
+
+    (The module's edit margin is 0: every event written before a listing is older.)
+    """
+    from invenio_stats_dashboard.aggregations.community_list import (
+        FILE_NAME,
+        all_community_ids,
+        history_communities,
+    )
+    from invenio_stats_dashboard.aggregations.records.workspace import workspace_dir
+    from invenio_stats_dashboard.core.days import utc_now
+    from invenio_stats_dashboard.core.indices import events_alias
+
+    everyone = sorted(site.community_id(name) for name in COMMUNITIES)
+    (workspace_dir() / FILE_NAME).unlink(missing_ok=True)
+    assert history_communities() == (everyone, "full")
+    assert history_communities() == (everyone, "changes")
+    assert all_community_ids() == ["global", *(c for c in everyone if c != "global")]
+    # a community whose first event was written since
+    hit = current_search_client.search(
+        index=events_alias(),
+        body={"size": 1, "query": {"term": {"community_id": site.community_id("A")}}},
+    )["hits"]["hits"][0]
+    newcomer = "00000000-0000-0000-0000-00000000000z"
+    stamp = utc_now().isoformat()
+    source = {**hit["_source"], "community_id": newcomer, "updated_timestamp": stamp}
+    current_search_client.index(index=hit["_index"], id="newcomer", body=source, refresh=True)
+    time.sleep(1.1)  # listings count events older than their own second
+    assert history_communities() == (sorted([*everyone, newcomer]), "changes")
+    # its event deleted: fewer events than counted, so listed whole (without it)
+    current_search_client.delete(index=hit["_index"], id="newcomer", refresh=True)
+    assert history_communities() == (everyone, "full")
+    # a new year's index is new, not different; once it is gone, listed whole
+    new_year = f"{events_alias()}-2099"
+    current_search_client.indices.create(index=new_year)
+    try:
+        assert history_communities() == (everyone, "changes")
+    finally:
+        current_search_client.indices.delete(index=new_year)
+    assert history_communities() == (everyone, "full")
+    (workspace_dir() / FILE_NAME).write_text("{not json")
+    assert history_communities() == (everyone, "full")
+    assert history_communities() == (everyone, "changes")
 
 
 def test_a_workspace_that_does_not_add_up_is_read_again(site, full_run):
