@@ -36,7 +36,9 @@ COMMUNITY_STATS_WORKSPACE_DIR = "instance"
 file per community; about 2 KB per record of each): ``"instance"`` for
 ``<instance path>/community-stats-workspaces``, a directory path, or ``""`` to read every
 community whole on every run (a temporary file). A run reads only the records written or
-edited since the last one. Local to each worker: a worker without the file reads whole."""
+edited since the last one. The list of the history's communities is kept there too
+(``communities.json``), so a run lists only those of the events written since. Local to
+each worker: a worker without the files reads whole."""
 
 COMMUNITY_STATS_SUBCOUNTS = {
     "resource_types": "all",
