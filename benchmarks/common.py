@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import os
 import resource
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -68,13 +69,14 @@ def ensure_database(app) -> None:
 
 def count_requests(*clients) -> dict:
     """Count every request the clients send (bulk writes included) and, apart, their
-    searches (``_search`` and scroll pages); returns the counter.
+    searches (``_search`` and scroll pages) and the seconds spent waiting for answers
+    (``seconds``); returns the counter.
 
     Counted on each connection, where every request ends (the package's paged reads
     call a connection directly, not the transport). Pass Invenio's client and the
     package's (``invenio_stats_dashboard.core.engine.search_client``).
     """
-    counter = {"requests": 0, "searches": 0}
+    counter = {"requests": 0, "searches": 0, "seconds": 0.0}
     for client in clients:
         for connection in client.transport.connection_pool.connections:
             original = connection.perform_request
@@ -83,7 +85,11 @@ def count_requests(*clients) -> dict:
                 counter["requests"] += 1
                 if "/_search" in url:
                     counter["searches"] += 1
-                return _original(method, url, *args, **kwargs)
+                began = time.monotonic()
+                try:
+                    return _original(method, url, *args, **kwargs)
+                finally:
+                    counter["seconds"] += time.monotonic() - began
 
             connection.perform_request = counted
     return counter
