@@ -7,8 +7,11 @@ test suite's or a demo's data.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,3 +101,17 @@ def count_requests(*clients) -> dict:
 def peak_rss_mb() -> float:
     """This process's peak resident memory in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_json_child(script: str, args: list[str], what: str) -> dict:
+    """Run ``script`` with ``args`` in a child Python (its peak memory is its own) and
+    return the JSON object it prints last; exit with its error output if it fails."""
+    completed = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    if completed.returncode:
+        sys.exit(f"{what} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -62,15 +62,20 @@ import ast
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from common import count_requests, ensure_database, make_app, peak_rss_mb, running_engine
+from common import (
+    count_requests,
+    ensure_database,
+    make_app,
+    peak_rss_mb,
+    run_json_child,
+    running_engine,
+)
 
 from invenio_stats_dashboard.core.indices import prefixed
 
@@ -415,15 +420,7 @@ def child_main(job: dict) -> None:
 
 def run_child(job: dict) -> dict:
     """One phase in a child process (its peak memory is its own)."""
-    completed = subprocess.run(
-        [sys.executable, __file__, "--job", json.dumps(job)],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-    )
-    if completed.returncode:
-        sys.exit(f"{job['phase']} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_json_child(__file__, ["--job", json.dumps(job)], job["phase"])
 
 
 def print_result(phase: str, result: dict) -> None:

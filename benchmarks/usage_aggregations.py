@@ -23,13 +23,11 @@ import argparse
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
 
-from common import count_requests, peak_rss_mb, running_engine
+from common import count_requests, peak_rss_mb, run_json_child, running_engine
 from usage_migration import (
     bench_app,
     bulk,
@@ -113,15 +111,7 @@ def measure(events: int, records: int) -> dict:
 
 def global_alone() -> dict:
     """Both usage aggregations of "global" over the whole year, in a child process."""
-    completed = subprocess.run(
-        [sys.executable, __file__, "--global-job"],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-    )
-    if completed.returncode:
-        sys.exit(f"the global aggregation failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_json_child(__file__, ["--global-job"], "the global aggregation")
 
 
 def global_job() -> None:
