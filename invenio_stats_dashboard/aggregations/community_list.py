@@ -77,12 +77,15 @@ def _read(path: Path) -> dict | None:
     try:
         kept = json.loads(path.read_text())
         kept["older_than"] = to_datetime(kept["older_than"])
-        if not (isinstance(kept["ids"], list) and isinstance(kept["indices"], dict)):
-            return None
-        int(kept["older"])
+        readable = (
+            kept["older_than"] is not None
+            and isinstance(kept["ids"], list)
+            and isinstance(kept["indices"], dict)
+            and isinstance(kept["older"], int)
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return kept
+    return kept if readable else None
 
 
 def _write(path: Path, kept: dict) -> None:

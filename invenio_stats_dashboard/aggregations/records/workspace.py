@@ -240,15 +240,16 @@ def _totals_sql(scoped: bool) -> str:
             f"scope_parents s CROSS JOIN records r INDEXED BY records_parent"
             f" ON r.parent = s.parent {on}"
         )
+        values = "CROSS JOIN record_values v ON v.record_id = r.record_id"
         # an owner counts once one of their records does: no need to see them all
         owners = f"""
 SELECT '', '', 0, 0, 0, 0, 0, COUNT(*) FROM scope_owners s
 WHERE EXISTS (SELECT 1 FROM records r INDEXED BY records_owner {on} WHERE r.owner = s.owner)"""
     else:
         counts = parents = f"records r JOIN counted c ON c.record_id = r.record_id AND {counted}"
+        values = "JOIN record_values v ON v.record_id = r.record_id"
         owners = f"""
 SELECT '', '', 0, 0, 0, 0, 0, COUNT(DISTINCT r.owner) FROM {counts} WHERE r.owner IS NOT NULL"""
-    values = f"{'CROSS ' if scoped else ''}JOIN record_values v ON v.record_id = r.record_id"
     return f"""
 SELECT '', '', r.split, COUNT(*), 0, SUM(r.file_count), SUM(r.volume), 0
 FROM {counts} GROUP BY r.split

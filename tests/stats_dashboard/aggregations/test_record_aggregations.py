@@ -442,6 +442,8 @@ def test_the_community_list_follows_the_events_written(site, full_run):
     assert history_communities() == (everyone, "full")
     (workspace_dir() / FILE_NAME).write_text("{not json")
     assert history_communities() == (everyone, "full")
+    (workspace_dir() / FILE_NAME).write_text('{"ids": [], "indices": {}, "older_than": null}')
+    assert history_communities() == (everyone, "full")
     assert history_communities() == (everyone, "changes")
 
 
